@@ -1,0 +1,55 @@
+# nerflow: `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build: on this kind of machine pip takes the wheel lying on disk. Elsewhere, for a
+# CPU-only install, add: TORCH_INDEX=--index-url https://download.pytorch.org/whl/cpu
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+# A local copy of the corpus for offline machines; empty means download the pinned files.
+BTC_DIR ?= $(wildcard $(CURDIR)/../shared/data/broad_twitter_corpus)
+TRAIN_ARGS ?=
+MLFLOW_PORT ?= 5000
+
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+ifneq ($(BTC_DIR),)
+export NERFLOW_BTC_DIR ?= $(BTC_DIR)
+endif
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test lint format ui clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)" $(TORCH_INDEX)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with the CPU torch and the project (editable)
+
+train: install ## train on BTC with the offline MiniLM, log and register in MLflow, print a summary
+	$(VENV)/bin/nerflow train $(TRAIN_ARGS)
+
+test: install ## run the whole test suite (unit, end-to-end flow, real-corpus reader)
+	$(PY) -m pytest
+
+lint: install ## ruff lint + format check, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+ui: install ## open the MLflow UI over ./mlruns on http://127.0.0.1:5000 (MLFLOW_PORT=...)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+		--default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+clean: ## remove caches of datasets and models (.nerflow) and Prefect's local state (.prefect)
+	rm -rf .nerflow .prefect

@@ -1,0 +1,44 @@
+"""The training flow: download → re-tokenize → fine-tune → evaluate → MLflow registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from tasks.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
+from tasks.download_dataset import download_dataset_task
+from tasks.evaluate_model import evaluate_model_task
+from tasks.log_to_mlflow import log_training_run_task
+from tasks.summarize_run import summarize_run_task
+from tasks.tokenize_dataset import tokenize_dataset_task
+from tasks.train_model import train_model_task
+
+
+@flow(
+    name="train-ner", description="Fine-tune and register a NER model on the Broad Twitter Corpus."
+)
+def train_ner(
+    data: DataConfig = DataConfig(),  # noqa: B008 - frozen pydantic models are safe defaults
+    model: ModelConfig = ModelConfig(),  # noqa: B008
+    training: TrainingConfig = TrainingConfig(),  # noqa: B008
+    tracking: TrackingConfig = TrackingConfig(),  # noqa: B008
+    work_dir: Path = Path(".nerflow"),
+) -> dict[str, Any]:
+    """Run every step; cached steps are skipped when their inputs' content is unchanged."""
+    work_dir = work_dir.resolve()
+    dataset_dir = download_dataset_task(data, work_dir)
+    tokenized_dir = tokenize_dataset_task(dataset_dir, model, data, work_dir)
+    model_dir = train_model_task(tokenized_dir, model, training, work_dir)
+    report_dir = evaluate_model_task(model_dir, dataset_dir, data.max_length, work_dir)
+    logged = log_training_run_task(
+        RunConfig(data=data, model=model, training=training, tracking=tracking, work_dir=work_dir),
+        dataset_dir,
+        tokenized_dir,
+        model_dir,
+        report_dir,
+        flow_run.get_id(),
+    )
+    return summarize_run_task(model_dir, report_dir, logged)

@@ -1,0 +1,197 @@
+"""Fetch a NER corpus (BTC, a hub dataset, or local CoNLL files) into a saved DatasetDict."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from pathlib import Path
+
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+from tasks.caching import atomic_dir, cached_task, content_key, is_complete, sha256_file
+from tasks.config import BTC_DIR_ENV, DataConfig
+from tasks.read_conll import LABELS, Sentence, read_conll
+
+logger = logging.getLogger(__name__)
+
+#: The upstream commit the checksums below belong to.
+BTC_COMMIT = "0c45ef7b1924a6b8115bceab388781590b1b553a"
+BTC_URL = "https://raw.githubusercontent.com/GateNLP/broad_twitter_corpus/{commit}/{name}"
+BTC_SHA256 = {
+    "a.conll": "ac824cc13c88283fe3cca05343e46c79ec4cd5b174429f27bf8fe0ebdc1bbf33",
+    "b.conll": "504a094a0398e03fd7b394510e313b8fc844407102252182d90aea23f53cc322",
+    "e.conll": "77aca745cdc28ae0fafbcf36a93ccfd15357a8db97c21d91083592dd85e348c5",
+    "f.conll": "3bd2387dfc98ebc9d8b77d8b9c59826262e9beadce71ce8edde272821b9c87c8",
+    "g.conll": "d53a27645cabc4e63313d573498b48b0cc5ed780d280edfbdc4fedefe23479da",
+    "h.conll": "7f31215a79f3131526236203907c8d003b8e0f8ee6eef2a216ebb685340ebe39",
+}
+#: The split the hub dataset GateNLP/broad_twitter_corpus uses.
+BTC_SPLITS = {
+    "train": ("a.conll", "b.conll", "e.conll", "g.conll"),
+    "validation": ("h.conll",),
+    "test": ("f.conll",),
+}
+SPLITS = ("train", "validation", "test")
+#: Manifest written beside the saved dataset: source, file checksums, split sizes.
+MANIFEST = "manifest.json"
+
+
+def features() -> Features:
+    """The schema every source is converted to."""
+    return Features(
+        {
+            "id": Value("string"),
+            "tokens": Sequence(Value("string")),
+            "ner_tags": Sequence(ClassLabel(names=list(LABELS))),
+        }
+    )
+
+
+def download_dataset(data: DataConfig, work_dir: Path) -> Path:
+    """Build the configured corpus as a DatasetDict saved under `work_dir/datasets/`."""
+    files = _source_files(data, work_dir)
+    checksums = {
+        f"{split}/{path.name}": sha256_file(path)
+        for split, split_files in files.items()
+        for path in split_files
+    }
+    fingerprint = content_key(data.source, data.hub_id, data.hub_revision, checksums)
+    out = work_dir / "datasets" / fingerprint
+    if is_complete(out):
+        return out
+    if data.source == "hub":
+        dataset = _load_hub(data)
+    else:
+        dataset = DatasetDict({split: _to_dataset(split, paths) for split, paths in files.items()})
+    for split in SPLITS:
+        if split not in dataset or len(dataset[split]) == 0:
+            raise ValueError(f"{data.source} corpus: split {split!r} is empty or missing")
+    manifest = {
+        "source": data.source,
+        "hub_id": data.hub_id,
+        "btc_commit": BTC_COMMIT if data.source == "btc" else None,
+        "files_sha256": checksums,
+        "splits": {split: len(dataset[split]) for split in SPLITS},
+        "fingerprint": fingerprint,
+    }
+    with atomic_dir(out, fingerprint) as scratch:
+        dataset.save_to_disk(str(scratch / "dataset"))
+        (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    logger.info("dataset %s: %s", fingerprint, manifest["splits"])
+    return out
+
+
+def read_manifest(dataset_dir: Path) -> dict:
+    """The manifest of a dataset folder written by `download_dataset`."""
+    return json.loads((dataset_dir / MANIFEST).read_text(encoding="utf-8"))
+
+
+def _source_files(data: DataConfig, work_dir: Path) -> dict[str, list[Path]]:
+    if data.source == "btc":
+        folder = data.local_dir or (
+            Path(os.environ[BTC_DIR_ENV]) if BTC_DIR_ENV in os.environ else None
+        )
+        if folder is None:
+            folder = _download_btc(work_dir / "raw" / f"btc-{BTC_COMMIT[:12]}")
+        _verify_btc(folder)
+        return {split: [folder / name for name in names] for split, names in BTC_SPLITS.items()}
+    if data.source == "conll":
+        assert data.local_dir is not None
+        return {split: [_find_split_file(data.local_dir, split)] for split in SPLITS}
+    return {}
+
+
+def _verify_btc(folder: Path) -> None:
+    for name, expected in BTC_SHA256.items():
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(f"BTC section file missing: {path}")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ValueError(
+                f"{path}: SHA-256 {actual} does not match the pinned upstream file "
+                f"({expected}); this is not the Broad Twitter Corpus at commit {BTC_COMMIT[:12]}"
+            )
+
+
+def _download_btc(folder: Path) -> Path:
+    """Fetch the six section files from the pinned upstream commit (online users only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, expected in BTC_SHA256.items():
+        target = folder / name
+        if target.is_file() and sha256_file(target) == expected:
+            continue
+        url = BTC_URL.format(commit=BTC_COMMIT, name=name)
+        logger.info("downloading %s", url)
+        partial = target.with_suffix(".part")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                partial.write_bytes(response.read())
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise ConnectionError(
+                f"cannot download {url} ({exc}); offline, point --data-dir or ${BTC_DIR_ENV} "
+                "at a local copy of the six section files"
+            ) from exc
+        partial.replace(target)
+    return folder
+
+
+def _find_split_file(folder: Path, split: str) -> Path:
+    candidates = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.name.split(".")[0] in {split, split[:3]}
+    )
+    if split == "validation":
+        candidates += sorted(
+            p for p in folder.iterdir() if p.name.split(".")[0] in {"dev", "valid"}
+        )
+    if not candidates:
+        raise FileNotFoundError(
+            f"{folder}: no CoNLL file for split {split!r} (expected e.g. {split}.conll)"
+        )
+    return candidates[0]
+
+
+def _to_dataset(split: str, paths: list[Path]) -> Dataset:
+    sentences: list[tuple[str, Sentence]] = [
+        (f"{path.stem}:{sentence.line}", sentence)
+        for path in paths
+        for sentence in read_conll(path)
+    ]
+    return Dataset.from_dict(
+        {
+            "id": [sid for sid, _ in sentences],
+            "tokens": [s.tokens for _, s in sentences],
+            "ner_tags": [[LABELS.index(t) for t in s.tags] for _, s in sentences],
+        },
+        features=features(),
+    )
+
+
+def _load_hub(data: DataConfig) -> DatasetDict:
+    from datasets import load_dataset
+
+    loaded = load_dataset(data.hub_id, revision=data.hub_revision)
+    if not isinstance(loaded, DatasetDict):
+        raise TypeError(f"{data.hub_id}: expected a dataset with splits, got {type(loaded)}")
+    out = {}
+    for split in SPLITS:
+        if split not in loaded:
+            raise ValueError(f"{data.hub_id}: no {split!r} split (has {list(loaded)})")
+        ds = loaded[split]
+        for column in ("tokens", "ner_tags"):
+            if column not in ds.column_names:
+                raise ValueError(f"{data.hub_id}/{split}: no {column!r} column")
+        names = ds.features["ner_tags"].feature.names
+        if tuple(names) != LABELS:
+            remap = [LABELS.index(n) for n in names]
+            ds = ds.map(lambda row, r=remap: {"ner_tags": [r[t] for t in row["ner_tags"]]})
+        if "id" not in ds.column_names:
+            ds = ds.add_column("id", [str(i) for i in range(len(ds))])
+        out[split] = ds.select_columns(["id", "tokens", "ner_tags"]).cast(features())
+    return DatasetDict(out)
+
+
+download_dataset_task = cached_task(download_dataset, name="download-dataset", retries=2)

@@ -1,0 +1,266 @@
+"""Every MLflow call of the project: the tracking store, runs, the model and the registry."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from tasks.caching import uncached_task
+from tasks.config import RunConfig
+from tasks.download_dataset import read_manifest
+from tasks.evaluate_model import read_report
+from tasks.score_entities import flat_metrics
+from tasks.tokenize_dataset import read_stats
+from tasks.train_model import read_training_meta
+
+logger = logging.getLogger(__name__)
+
+#: Version tag holding the fingerprint of the trained model folder: one version per model.
+MODEL_KEY_TAG = "nerflow.model_key"
+DATA_TAG = "nerflow.data_fingerprint"
+FLOW_RUN_TAG = "prefect.flow_run_id"
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """Where a trained model lives in MLflow."""
+
+    run_id: str
+    experiment_id: str
+    registered_model: str
+    version: str
+    tracking_uri: str
+    reused: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for summaries and Prefect results."""
+        return asdict(self)
+
+
+def default_store(root: Path | None = None) -> tuple[str, str]:
+    """The project-local store: SQLite database and artifact folder under ./mlruns."""
+    base = (root or Path.cwd()).resolve() / "mlruns"
+    base.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{base / 'mlflow.db'}", (base / "artifacts").as_uri()
+
+
+def resolve_tracking_uri(configured: str | None) -> tuple[str, str | None]:
+    """Tracking URI and, for a SQLite store, the artifact folder beside its database.
+
+    Without this MLflow would put a SQLite store's artifacts under the current directory.
+    """
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return default_store()
+    if uri.startswith("sqlite:///"):
+        return uri, (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+    return uri, None
+
+
+def flatten_params(config: BaseModel, prefix: str = "") -> dict[str, str]:
+    """`section.field: value` pairs for every setting in a config model."""
+    out: dict[str, str] = {}
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, BaseModel):
+            out.update(flatten_params(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = str(value)
+    return out
+
+
+def _client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def find_registered(uri: str, registered_model: str, model_key: str) -> Any | None:
+    """The registry version already holding this trained model, if any."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(uri)
+    try:
+        versions = client.search_model_versions(f"name='{registered_model}'")
+    except MlflowException:
+        return None
+    for version in versions:
+        if version.tags.get(MODEL_KEY_TAG) == model_key:
+            return version
+    return None
+
+
+def log_training_run(
+    config: RunConfig,
+    dataset_dir: Path,
+    tokenized_dir: Path,
+    model_dir: Path,
+    report_dir: Path,
+    flow_run_id: str | None = None,
+) -> LoggedModel:
+    """Log one run (params, metrics, dataset, report, model) and register the model.
+
+    A model already registered (same trained-model fingerprint) is reported, not
+    registered again: a rerun that trained nothing new adds nothing to the registry.
+    """
+    import mlflow
+
+    uri, artifact_location = resolve_tracking_uri(config.tracking.tracking_uri)
+    meta = read_training_meta(model_dir)
+    model_key = meta["key"]
+    existing = find_registered(uri, config.tracking.registered_model, model_key)
+    if existing is not None:
+        run = _client(uri).get_run(existing.run_id)
+        logger.info("model %s is already version %s: nothing logged", model_key, existing.version)
+        return LoggedModel(
+            run_id=existing.run_id,
+            experiment_id=run.info.experiment_id,
+            registered_model=config.tracking.registered_model,
+            version=str(existing.version),
+            tracking_uri=uri,
+            reused=True,
+        )
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.get_experiment_by_name(config.tracking.experiment)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else mlflow.create_experiment(
+            config.tracking.experiment, artifact_location=artifact_location
+        )
+    )
+    manifest = read_manifest(dataset_dir)
+    report = read_report(report_dir)
+    stats = read_stats(tokenized_dir)
+    tags = {
+        MODEL_KEY_TAG: model_key,
+        DATA_TAG: manifest["fingerprint"],
+        "nerflow.base_model": config.model.base_model,
+        "nerflow.device": meta["device"],
+    }
+    if flow_run_id:
+        tags[FLOW_RUN_TAG] = flow_run_id
+    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+        params = flatten_params(config)
+        params.update(
+            {
+                "data.fingerprint": manifest["fingerprint"],
+                "data.train_tweets": str(manifest["splits"]["train"]),
+                "data.validation_tweets": str(manifest["splits"]["validation"]),
+                "data.test_tweets": str(manifest["splits"]["test"]),
+                "data.truncated_train_tweets": str(stats["train"]["truncated"]),
+                "train.device": meta["device"],
+                "train.precision": meta["precision"],
+                "train.trainable_parameters": str(meta["trainable_parameters"]),
+            }
+        )
+        mlflow.log_params(params)
+        _log_history(run.info.run_id, meta["log_history"], uri)
+        final: dict[str, float] = {"train_seconds": float(meta["train_seconds"])}
+        for split, prefix in (("validation", "val_"), ("test", "test_")):
+            final.update(flat_metrics(report["splits"][split], prefix))
+        mlflow.log_metrics(final)
+        _log_dataset(dataset_dir, manifest)
+        mlflow.log_artifact(str(report_dir / "report.json"), artifact_path="evaluation")
+        mlflow.log_dict(manifest, "data/manifest.json")
+        version = _log_model(model_dir, config.tracking.registered_model)
+        client = _client(uri)
+        version_tags = {
+            MODEL_KEY_TAG: model_key,
+            DATA_TAG: manifest["fingerprint"],
+            "base_model": config.model.base_model,
+            "val_f1": f"{final['val_f1']:.4f}",
+            "test_f1": f"{final['test_f1']:.4f}",
+        }
+        for key, value in version_tags.items():
+            client.set_model_version_tag(config.tracking.registered_model, version, key, value)
+    return LoggedModel(
+        run_id=run.info.run_id,
+        experiment_id=experiment_id,
+        registered_model=config.tracking.registered_model,
+        version=version,
+        tracking_uri=uri,
+        reused=False,
+    )
+
+
+def _log_history(run_id: str, history: list[dict[str, Any]], uri: str) -> None:
+    """Per-step training loss and per-epoch validation scores, at the step they were taken."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = []
+    for entry in history:
+        step = int(entry.get("step", 0))
+        for name, value in entry.items():
+            if name in {"step", "total_flos"} or not isinstance(value, int | float):
+                continue
+            metric = "train_" + name if not name.startswith(("eval_", "train_", "epoch")) else name
+            metrics.append(Metric(metric, float(value), now, step))
+    for start in range(0, len(metrics), 1000):
+        _client(uri).log_batch(run_id, metrics=metrics[start : start + 1000])
+
+
+def _log_dataset(dataset_dir: Path, manifest: dict[str, Any]) -> None:
+    import mlflow
+    from datasets import load_from_disk
+
+    splits = load_from_disk(str(dataset_dir / "dataset"))
+    for split, context in (("train", "training"), ("validation", "validation"), ("test", "test")):
+        dataset = mlflow.data.huggingface_dataset.from_huggingface(
+            splits[split],
+            path=manifest.get("hub_id") or f"btc@{manifest.get('btc_commit') or 'local'}",
+            name=f"{manifest['source']}-{split}",
+            digest=f"{manifest['fingerprint'][:8]}-{split}",
+        )
+        mlflow.log_input(dataset, context=context)
+
+
+def _log_model(model_dir: Path, registered_model: str) -> str:
+    """Log the model as a transformers token-classification pipeline and register it."""
+    import mlflow
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    network = AutoModelForTokenClassification.from_pretrained(
+        str(model_dir), trust_remote_code=False, use_safetensors=True
+    )
+    ner = pipeline(
+        "token-classification",
+        model=network,
+        tokenizer=tokenizer,
+        aggregation_strategy="simple",
+        device="cpu",
+    )
+    info = mlflow.transformers.log_model(
+        transformers_model=ner,
+        name="model",
+        task="token-classification",
+        registered_model_name=registered_model,
+        input_example=["Zachary Raicik works for Corvus and lives in San Diego"],
+        pip_requirements=_pinned_requirements(),
+    )
+    return str(info.registered_model_version)
+
+
+def _pinned_requirements() -> list[str]:
+    # Explicit pins: MLflow's own inference imports torchvision (absent here, and not
+    # needed for text) and loads the model a second time in a subprocess to guess them.
+    from importlib.metadata import version
+
+    pins = [
+        f"{name}=={version(name).split('+')[0]}" for name in ("transformers", "torch", "accelerate")
+    ]
+    return [*pins, "safetensors", "tokenizers"]
+
+
+log_training_run_task = uncached_task(log_training_run, name="log-to-mlflow")

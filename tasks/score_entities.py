@@ -1,0 +1,64 @@
+"""Entity-level scoring with seqeval (conlleval rules), shared by training and evaluation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seqeval.metrics import classification_report
+from sklearn.metrics import f1_score
+
+ENTITY_TYPES = ("PER", "ORG", "LOC")
+
+
+def score_entities(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
+    """Micro/macro and per-type entity precision, recall and F1, plus token-level weighted F1.
+
+    The token-level weighted F1 (every word's tag, O included) is the seed notebook's
+    metric, kept only for comparison: it rewards predicting O and says little about entities.
+    """
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sequences but {len(predicted)} predicted")
+    for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
+        if len(g) != len(p):
+            raise ValueError(f"sequence {i}: {len(g)} gold tags but {len(p)} predicted")
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    per_type = {
+        name: {
+            "precision": float(report.get(name, {}).get("precision", 0.0)),
+            "recall": float(report.get(name, {}).get("recall", 0.0)),
+            "f1": float(report.get(name, {}).get("f1-score", 0.0)),
+            "support": int(report.get(name, {}).get("support", 0)),
+        }
+        for name in ENTITY_TYPES
+    }
+    micro = report["micro avg"]
+    macro = report["macro avg"]
+    flat_gold = [tag for seq in gold for tag in seq]
+    flat_pred = [tag for seq in predicted for tag in seq]
+    return {
+        "precision": float(micro["precision"]),
+        "recall": float(micro["recall"]),
+        "f1": float(micro["f1-score"]),
+        "macro_precision": float(macro["precision"]),
+        "macro_recall": float(macro["recall"]),
+        "macro_f1": float(macro["f1-score"]),
+        "support": int(micro["support"]),
+        "per_type": per_type,
+        "token_weighted_f1": float(
+            f1_score(flat_gold, flat_pred, average="weighted", zero_division=0)
+        ),
+        "words": len(flat_gold),
+    }
+
+
+def flat_metrics(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Flatten a `score_entities` result into `name: value` pairs for logging."""
+    out = {
+        f"{prefix}{k}": float(v)
+        for k, v in scores.items()
+        if k not in {"per_type", "support", "words"}
+    }
+    for name, values in scores["per_type"].items():
+        for metric in ("precision", "recall", "f1"):
+            out[f"{prefix}{name}_{metric}"] = values[metric]
+    return out

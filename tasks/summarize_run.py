@@ -1,0 +1,66 @@
+"""The end-of-run summary: scores per split and type, and where the model was recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tasks.caching import uncached_task
+from tasks.evaluate_model import read_report
+from tasks.log_to_mlflow import LoggedModel
+from tasks.score_entities import ENTITY_TYPES
+from tasks.train_model import read_training_meta
+
+
+def summarize_run(model_dir: Path, report_dir: Path, logged: LoggedModel) -> dict[str, Any]:
+    """Plain data a user needs after a run: scores, model location, how to look at it."""
+    report = read_report(report_dir)
+    meta = read_training_meta(model_dir)
+    scores = {}
+    for split in ("validation", "test"):
+        s = report["splits"][split]
+        scores[split] = {
+            "overall": {k: s[k] for k in ("precision", "recall", "f1")},
+            "macro_f1": s["macro_f1"],
+            "token_weighted_f1": s["token_weighted_f1"],
+            **{
+                t: {k: s["per_type"][t][k] for k in ("precision", "recall", "f1")}
+                for t in ENTITY_TYPES
+            },
+        }
+    return {
+        "scores": scores,
+        "model_dir": str(model_dir),
+        "device": meta["device"],
+        "train_seconds": meta["train_seconds"],
+        "mlflow": logged.as_dict(),
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A terminal table of the summary, with the commands to inspect the run."""
+    lines = [f"{'split':<11} {'type':<8} {'P':>6} {'R':>6} {'F1':>6}"]
+    for split, scores in summary["scores"].items():
+        for name in ("overall", *ENTITY_TYPES):
+            row = scores[name]
+            p, r, f = row["precision"], row["recall"], row["f1"]
+            lines.append(f"{split:<11} {name:<8} {p:6.3f} {r:6.3f} {f:6.3f}")
+        lines.append(
+            f"{split:<11} {'macro F1':<8} {'':>6} {'':>6} {scores['macro_f1']:6.3f}   "
+            f"(token-level weighted F1, the seed's metric: {scores['token_weighted_f1']:.3f})"
+        )
+    ml = summary["mlflow"]
+    state = "already registered, nothing new logged" if ml["reused"] else "registered"
+    lines += [
+        "",
+        f"trained on {summary['device']} in {summary['train_seconds']:.0f} s; model files: "
+        f"{summary['model_dir']}",
+        f"MLflow run {ml['run_id']} (experiment {ml['experiment_id']}) at {ml['tracking_uri']}",
+        f"model {ml['registered_model']} version {ml['version']} ({state})",
+        f"inspect: mlflow ui --backend-store-uri {ml['tracking_uri']} --host 127.0.0.1"
+        " (or: make ui), then open http://127.0.0.1:5000",
+    ]
+    return "\n".join(lines)
+
+
+summarize_run_task = uncached_task(summarize_run, name="summarize-run")

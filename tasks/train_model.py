@@ -1,0 +1,212 @@
+"""Fine-tune a token-classification model with the transformers Trainer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import DatasetDict, load_from_disk
+from transformers import (
+    AutoModelForTokenClassification,
+    DataCollatorForTokenClassification,
+    EvalPrediction,
+    PreTrainedModel,
+    Trainer,
+    TrainingArguments,
+)
+
+from tasks.caching import atomic_dir, cached_task, content_key, fingerprint_path, is_complete
+from tasks.config import ModelConfig, TrainingConfig, resolve_base_model
+from tasks.read_conll import LABELS
+from tasks.score_entities import flat_metrics, score_entities
+from tasks.tokenize_dataset import IGNORE, load_tokenizer
+
+logger = logging.getLogger(__name__)
+
+#: Written into the saved model folder: device, precision, timings, per-epoch history.
+TRAINING_META = "training_meta.json"
+
+
+def pick_device(requested: str) -> tuple[str, str]:
+    """Device and precision: CUDA with bf16 where supported (else fp16), CPU with fp32."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device='cuda' but no CUDA device is available")
+    if requested == "cpu" or not torch.cuda.is_available():
+        return "cpu", "fp32"
+    return "cuda", "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def freeze_all_but_last(model: PreTrainedModel, n_layers: int) -> int:
+    """Freeze the encoder except its last `n_layers` layers; the head stays trainable.
+
+    Returns the number of trainable parameters left.
+    """
+    pattern = re.compile(r"\.(?:layer|layers|block)\.(\d+)\.")
+    base = model.base_model_prefix
+    depths = [
+        int(m.group(1)) for name, _ in model.named_parameters() if (m := pattern.search(name))
+    ]
+    if not depths:
+        raise ValueError(f"{type(model).__name__}: cannot find numbered encoder layers to freeze")
+    first_trainable = max(depths) + 1 - n_layers
+    for name, param in model.named_parameters():
+        match = pattern.search(name)
+        in_encoder = name.startswith(base + ".")
+        param.requires_grad = not in_encoder or (
+            match is not None and int(match.group(1)) >= first_trainable
+        )
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def decode_labels(
+    predictions: np.ndarray, labels: np.ndarray
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Turn logits-argmax and gold ids into tag sequences, skipping ignored (-100) positions."""
+    gold: list[list[str]] = []
+    pred: list[list[str]] = []
+    for p_row, l_row in zip(predictions, labels, strict=True):
+        keep = l_row != IGNORE
+        gold.append([LABELS[i] for i in l_row[keep]])
+        pred.append([LABELS[i] for i in p_row[keep]])
+    return gold, pred
+
+
+def _compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+    logits = (
+        prediction.predictions[0]
+        if isinstance(prediction.predictions, tuple)
+        else prediction.predictions
+    )
+    gold, pred = decode_labels(np.argmax(logits, axis=-1), np.asarray(prediction.label_ids))
+    return flat_metrics(score_entities(gold, pred))
+
+
+def model_identity(model: ModelConfig) -> str:
+    """What the base model is: its files' fingerprint when local, else hub id and revision."""
+    resolved = Path(resolve_base_model(model.base_model))
+    if resolved.is_dir():
+        return fingerprint_path(resolved)
+    return f"{model.base_model}@{model.revision or 'main'}"
+
+
+def train_model(
+    tokenized_dir: Path, model: ModelConfig, training: TrainingConfig, work_dir: Path
+) -> Path:
+    """Fine-tune on the train split, keep the best epoch by validation entity F1, save it."""
+    key = content_key(
+        fingerprint_path(tokenized_dir), model_identity(model), model, training, "train-v1"
+    )
+    out = work_dir / "models" / key
+    if is_complete(out):
+        return out
+    device, precision = pick_device(training.device)
+    torch.manual_seed(training.seed)
+    data: DatasetDict = load_from_disk(str(tokenized_dir / "dataset"))
+    tokenizer = load_tokenizer(str(tokenized_dir / "tokenizer"))
+    source = resolve_base_model(model.base_model)
+    try:
+        network = AutoModelForTokenClassification.from_pretrained(
+            source,
+            revision=model.revision,
+            num_labels=len(LABELS),
+            id2label=dict(enumerate(LABELS)),
+            label2id={label: i for i, label in enumerate(LABELS)},
+            trust_remote_code=False,
+            use_safetensors=True,
+        )
+    except OSError as exc:
+        raise ValueError(f"base model {model.base_model!r}: cannot load ({exc})") from exc
+    if model.train_last_layers is not None:
+        trainable = freeze_all_but_last(network, model.train_last_layers)
+        logger.info(
+            "training only the last %d layers: %d parameters", model.train_last_layers, trainable
+        )
+
+    checkpoints = work_dir / "checkpoints" / key
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=training.epochs,
+        max_steps=training.max_steps or -1,
+        learning_rate=training.learning_rate,
+        per_device_train_batch_size=training.batch_size,
+        per_device_eval_batch_size=training.eval_batch_size,
+        weight_decay=training.weight_decay,
+        warmup_steps=training.warmup_ratio,
+        lr_scheduler_type="linear",
+        train_sampling_strategy=training.sampling,
+        eval_strategy="epoch" if training.max_steps is None else "steps",
+        save_strategy="epoch" if training.max_steps is None else "steps",
+        eval_steps=training.max_steps or 500,
+        save_steps=training.max_steps or 500,
+        logging_strategy="steps",
+        logging_steps=20,
+        load_best_model_at_end=True,
+        metric_for_best_model="f1",
+        greater_is_better=True,
+        save_total_limit=2,
+        seed=training.seed,
+        data_seed=training.seed,
+        use_cpu=device == "cpu",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        tf32=device == "cuda" and precision == "bf16",
+        dataloader_pin_memory=device == "cuda",
+        report_to="none",
+        save_only_model=False,
+    )
+    trainer = Trainer(
+        model=network,
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data["validation"],
+        data_collator=DataCollatorForTokenClassification(
+            tokenizer, pad_to_multiple_of=8 if device == "cuda" else None
+        ),
+        processing_class=tokenizer,
+        compute_metrics=_compute_metrics,
+    )
+    resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    if resume:
+        logger.info("resuming from the last checkpoint in %s", checkpoints)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - started
+    meta: dict[str, Any] = {
+        "key": key,
+        "base_model": model.base_model,
+        "base_model_identity": model_identity(model),
+        "device": device,
+        "precision": precision,
+        "train_seconds": seconds,
+        "train_tweets": len(data["train"]),
+        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "global_steps": result.global_step,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_validation_f1": trainer.state.best_metric,
+        "resumed": resume,
+        "log_history": trainer.state.log_history,
+        "trainable_parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
+    }
+    with atomic_dir(out, key) as scratch:
+        trainer.save_model(str(scratch))
+        tokenizer.save_pretrained(str(scratch))
+        (scratch / TRAINING_META).write_text(
+            json.dumps(meta, indent=2, default=str), encoding="utf-8"
+        )
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return out
+
+
+def read_training_meta(model_dir: Path) -> dict[str, Any]:
+    """The metadata `train_model` saved beside the model."""
+    return json.loads((model_dir / TRAINING_META).read_text(encoding="utf-8"))
+
+
+train_model_task = cached_task(train_model, name="train-model")

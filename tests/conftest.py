@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated Prefect home, offline hub access, and a tiny random BERT."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Before anything imports prefect or transformers: keep caches, locks and results out of
+# the user's home and make any accidental hub access fail fast instead of hanging.
+_HOME = Path(tempfile.mkdtemp(prefix="nerflow-tests-"))
+os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("NERFLOW_BTC_DIR", None)
+
+import pytest  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CONLL_DIR = FIXTURES / "conll"
+BTC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "broad_twitter_corpus"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init 2-layer BERT with a word-piece vocabulary built from the fixture tweets."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from tasks.read_conll import read_conll
+
+    words = sorted(
+        {
+            token.lower()
+            for path in CONLL_DIR.glob("*.conll")
+            for sentence in read_conll(path)
+            for token in sentence.tokens
+            if token
+        }
+    )
+    pieces = sorted({c for w in words for c in w} | {"##" + c for w in words for c in w})
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *pieces]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder

@@ -1,0 +1,111 @@
+"""End to end: the flow on fixture tweets with a tiny BERT, under Prefect's test harness."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.train_ner import train_ner
+from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
+from tests.conftest import CONLL_DIR
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_server() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def run_flow(tmp_path: Path, tiny_model_dir: Path, **training: object) -> tuple[dict, list]:
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir(exist_ok=True)
+    state = train_ner(
+        data=DataConfig(source="conll", local_dir=CONLL_DIR, max_length=32),
+        model=ModelConfig(base_model=str(tiny_model_dir)),
+        training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3, **training),
+        tracking=TrackingConfig(
+            tracking_uri=uri, experiment="test-exp", registered_model="test-ner"
+        ),
+        work_dir=tmp_path / "work",
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    task_states = [s for s in _task_states(state)]
+    return state.result(), task_states
+
+
+def _task_states(flow_state) -> list:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs()
+    return [r for r in runs if r.flow_run_id == flow_state.state_details.flow_run_id]
+
+
+def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    summary, _ = run_flow(tmp_path, tiny_model_dir)
+    ml = summary["mlflow"]
+    assert ml["version"] == "1" and not ml["reused"]
+    client = MlflowClient(tracking_uri=ml["tracking_uri"], registry_uri=ml["tracking_uri"])
+    run = client.get_run(ml["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["training.max_steps"] == "4"
+    assert run.data.params["data.source"] == "conll"
+    assert run.data.tags["prefect.flow_run_id"]
+    for name in ("val_f1", "test_f1", "val_PER_f1", "test_LOC_recall", "test_token_weighted_f1"):
+        assert 0.0 <= run.data.metrics[name] <= 1.0
+    assert client.get_metric_history(ml["run_id"], "train_loss")
+    assert client.get_metric_history(ml["run_id"], "eval_f1")
+    version = client.get_model_version("test-ner", "1")
+    assert version.run_id == ml["run_id"]
+    assert {"nerflow.model_key", "nerflow.data_fingerprint", "val_f1", "test_f1"} <= set(
+        version.tags
+    )
+    artifacts = {a.path for a in client.list_artifacts(ml["run_id"])}
+    assert {"evaluation", "data"} <= artifacts
+    assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(run.data.metrics["test_f1"])
+
+    again, task_runs = run_flow(tmp_path, tiny_model_dir)
+    assert again["mlflow"]["reused"] and again["mlflow"]["version"] == "1"
+    assert again["mlflow"]["run_id"] == ml["run_id"]
+    states = {r.name.rsplit("-", 1)[0]: r.state.name for r in task_runs}
+    assert states["download-dataset"] == "Cached"
+    assert states["tokenize-dataset"] == "Cached"
+    assert states["train-model"] == "Cached"
+    assert states["evaluate-model"] == "Cached"
+    assert len(client.search_model_versions("name='test-ner'")) == 1
+
+
+def test_a_deleted_cached_model_is_trained_again(tmp_path: Path, tiny_model_dir: Path) -> None:
+    first, _ = run_flow(tmp_path, tiny_model_dir, seed=7)
+    shutil.rmtree(first["model_dir"])
+    second, task_runs = run_flow(tmp_path, tiny_model_dir, seed=7)
+    states = {r.name.rsplit("-", 1)[0]: r.state.name for r in task_runs}
+    assert states["train-model"] == "Completed"
+    assert states["download-dataset"] == "Cached"
+    assert Path(second["model_dir"]).is_dir()
+    # same data, config and seed: the same model key, so the registry is not duplicated
+    assert second["mlflow"]["version"] == first["mlflow"]["version"]
+
+
+def test_a_bad_base_model_fails_the_flow_and_registers_nothing(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    state = train_ner(
+        data=DataConfig(source="conll", local_dir=CONLL_DIR),
+        model=ModelConfig(base_model=str(tmp_path / "no-such-model")),
+        tracking=TrackingConfig(tracking_uri=uri, registered_model="test-ner"),
+        work_dir=tmp_path / "work",
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert "no-such-model" in str(state.message) or "no-such-model" in repr(
+        state.result(raise_on_failure=False)
+    )
+    assert not (tmp_path / "work" / "models").exists()

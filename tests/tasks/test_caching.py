@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from tasks.caching import atomic_dir, content_key, fingerprint_path, is_complete
+from tasks.config import DataConfig
+
+
+def test_fingerprint_follows_content_not_path(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        (folder / "train.conll").write_text("Paris\tB-LOC\n", encoding="utf-8")
+    assert fingerprint_path(a) == fingerprint_path(b)
+    (b / "train.conll").write_text("Paris\tO\n", encoding="utf-8")
+    assert fingerprint_path(a) != fingerprint_path(b)
+
+
+def test_config_keys_see_the_content_of_the_folders_they_name(tmp_path: Path) -> None:
+    (tmp_path / "train.conll").write_text("Paris\tB-LOC\n", encoding="utf-8")
+    data = DataConfig(source="conll", local_dir=tmp_path)
+    before = content_key(data)
+    (tmp_path / "train.conll").write_text("Paris\tB-LOC\n\nRome\tB-LOC\n", encoding="utf-8")
+    assert content_key(data) != before
+    assert content_key(data) == content_key(DataConfig(source="conll", local_dir=tmp_path))
+
+
+def test_a_failed_write_leaves_no_output_and_no_scratch(tmp_path: Path) -> None:
+    final = tmp_path / "out" / "key"
+    with pytest.raises(RuntimeError, match="boom"), atomic_dir(final, "key") as scratch:
+        (scratch / "half.bin").write_bytes(b"x")
+        raise RuntimeError("boom")
+    assert not final.exists()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_finished_write_is_complete_and_fingerprinted(tmp_path: Path) -> None:
+    final = tmp_path / "out" / "key"
+    with atomic_dir(final, "abc123") as scratch:
+        (scratch / "model.bin").write_bytes(b"x")
+    assert is_complete(final)
+    assert fingerprint_path(final) == "abc123"
+    assert sorted(p.name for p in final.iterdir()) == ["FINGERPRINT", "model.bin"]
+
+
+def test_fingerprint_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no-such"):
+        fingerprint_path(tmp_path / "no-such")

@@ -1,0 +1,90 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from datasets import load_from_disk
+
+from tasks.config import DataConfig
+from tasks.download_dataset import BTC_SHA256, download_dataset, read_manifest
+from tasks.read_conll import ConllFormatError
+from tests.conftest import BTC_DIR, CONLL_DIR
+
+
+def test_local_conll_folder_becomes_a_dataset_with_class_labels(tmp_path: Path) -> None:
+    out = download_dataset(DataConfig(source="conll", local_dir=CONLL_DIR), tmp_path)
+    splits = load_from_disk(str(out / "dataset"))
+    assert {k: len(v) for k, v in splits.items()} == {"train": 10, "validation": 4, "test": 4}
+    assert splits["train"].features["ner_tags"].feature.names == [
+        "O",
+        "B-PER",
+        "I-PER",
+        "B-ORG",
+        "I-ORG",
+        "B-LOC",
+        "I-LOC",
+    ]
+    first = splits["train"][0]
+    assert first["id"] == "train:1"
+    assert first["ner_tags"][:2] == [0, 1]
+    manifest = read_manifest(out)
+    assert manifest["splits"]["train"] == 10
+    assert set(manifest["files_sha256"]) == {
+        "train/train.conll",
+        "validation/validation.conll",
+        "test/test.conll",
+    }
+
+
+def test_changed_content_gives_a_new_fingerprint(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CONLL_DIR, corpus)
+    first = download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+    with (corpus / "test.conll").open("a", encoding="utf-8") as handle:
+        handle.write("\nParis\tB-LOC\n")
+    second = download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+    assert first != second
+    assert read_manifest(second)["splits"]["test"] == 5
+
+
+def test_a_malformed_file_fails_without_leaving_a_dataset(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CONLL_DIR, corpus)
+    (corpus / "validation.conll").write_text("Paris\tB-CITY\n", encoding="utf-8")
+    with pytest.raises(ConllFormatError, match=r"validation\.conll:1: unknown tag 'B-CITY'"):
+        download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+    assert not (tmp_path / "work" / "datasets").exists() or not any(
+        (tmp_path / "work" / "datasets").iterdir()
+    )
+
+
+def test_a_missing_split_file_is_named(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CONLL_DIR, corpus)
+    (corpus / "test.conll").unlink()
+    with pytest.raises(FileNotFoundError, match="no CoNLL file for split 'test'"):
+        download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+
+
+def test_btc_copy_with_a_wrong_checksum_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "btc"
+    corpus.mkdir()
+    for name in BTC_SHA256:
+        (corpus / name).write_text("Paris\tB-LOC\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"a\.conll: SHA-256 [0-9a-f]{64} does not match"):
+        download_dataset(DataConfig(local_dir=corpus), tmp_path / "work")
+
+
+def test_btc_copy_missing_a_section_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"BTC section file missing: .*a\.conll"):
+        download_dataset(DataConfig(local_dir=tmp_path), tmp_path / "work")
+
+
+@pytest.mark.slow
+def test_real_corpus_splits_match_the_published_definition(tmp_path: Path) -> None:
+    out = download_dataset(DataConfig(local_dir=BTC_DIR), tmp_path)
+    manifest = read_manifest(out)
+    assert manifest["splits"] == {"train": 5338, "validation": 2001, "test": 2001}
+    assert manifest["btc_commit"].startswith("0c45ef7b")
+    splits = load_from_disk(str(out / "dataset"))
+    # the empty-token quirk is kept as a word (scored O), not dropped or fatal
+    assert any("" in tokens for tokens in splits["validation"]["tokens"])

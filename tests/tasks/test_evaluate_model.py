@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+from tasks.config import DataConfig
+from tasks.download_dataset import download_dataset
+from tasks.evaluate_model import evaluate_model, load_model, predict_word_tags, read_report
+from tasks.read_conll import LABELS
+from tasks.score_entities import score_entities
+from tests.conftest import CONLL_DIR
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("classifier")
+    network = AutoModelForTokenClassification.from_pretrained(
+        str(tiny_model_dir),
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    network.save_pretrained(str(folder))
+    AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(folder))
+    return folder
+
+
+def test_entity_scores_follow_conlleval_rules() -> None:
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    pred = [["B-PER", "I-PER", "O", "O"], ["B-ORG", "O"]]
+    scores = score_entities(gold, pred)
+    assert scores["precision"] == 1.0
+    assert scores["recall"] == pytest.approx(2 / 3)
+    assert scores["per_type"]["LOC"]["recall"] == 0.0
+    assert scores["per_type"]["PER"]["f1"] == 1.0
+    # half an entity is a miss at entity level
+    partial = score_entities([["B-PER", "I-PER"]], [["B-PER", "O"]])
+    assert partial["f1"] == 0.0 and partial["token_weighted_f1"] > 0.0
+
+
+def test_scoring_mismatched_lengths_is_an_error() -> None:
+    with pytest.raises(ValueError, match="sequence 0: 2 gold tags but 1 predicted"):
+        score_entities([["O", "O"]], [["O"]])
+
+
+def test_every_word_gets_one_tag_even_without_subwords(classifier_dir: Path) -> None:
+    tokenizer, network = load_model(classifier_dir)
+    sentences = [["", "Paris", "is", "nice"], ["a"] * 40, ["😀"]]
+    tags = predict_word_tags(tokenizer, network, sentences, max_length=16, batch_size=2)
+    assert [len(t) for t in tags] == [4, 40, 1]
+    assert tags[0][0] == "O"  # the empty word has no sub-word
+    assert set(tags[1][16:]) == {"O"}  # words past truncation are scored as O
+    assert all(tag in LABELS for seq in tags for tag in seq)
+
+
+def test_report_covers_validation_and_test(tmp_path: Path, classifier_dir: Path) -> None:
+    dataset_dir = download_dataset(DataConfig(source="conll", local_dir=CONLL_DIR), tmp_path)
+    report = read_report(evaluate_model(classifier_dir, dataset_dir, 32, tmp_path))
+    assert set(report["splits"]) == {"validation", "test"}
+    test = report["splits"]["test"]
+    assert test["tweets"] == 4 and test["support"] == 6  # gold entities in test.conll
+    assert set(test["per_type"]) == {"PER", "ORG", "LOC"}
+    assert [len(p) for p in report["predictions"]["test"]] == [4, 4, 4, 4]
