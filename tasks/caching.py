@@ -58,6 +58,9 @@ def fingerprint_path(path: Path) -> str:
 
 def stable_value(value: Any) -> Any:
     """Turn a task input into plain data that identifies its content (Paths by fingerprint)."""
+    identity = getattr(value, "cache_identity", None)
+    if callable(identity):  # a config that knows what its content is (e.g. model weights)
+        return stable_value(identity())
     if isinstance(value, BaseModel):
         return {name: stable_value(getattr(value, name)) for name in type(value).model_fields}
     if isinstance(value, Path):

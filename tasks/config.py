@@ -61,6 +61,18 @@ class ModelConfig(_Config):
         "fine-tune",
     )
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What identifies this base model: its files' fingerprint when local, else id@revision."""
+        from tasks.caching import fingerprint_path
+
+        resolved = Path(resolve_base_model(self.base_model))
+        weights = (
+            fingerprint_path(resolved)
+            if resolved.is_dir()
+            else f"{self.base_model}@{self.revision or 'main'}"
+        )
+        return {"weights": weights, "train_last_layers": self.train_last_layers}
+
 
 class TrainingConfig(_Config):
     """How to fine-tune."""

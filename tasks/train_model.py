@@ -88,21 +88,11 @@ def _compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     return flat_metrics(score_entities(gold, pred))
 
 
-def model_identity(model: ModelConfig) -> str:
-    """What the base model is: its files' fingerprint when local, else hub id and revision."""
-    resolved = Path(resolve_base_model(model.base_model))
-    if resolved.is_dir():
-        return fingerprint_path(resolved)
-    return f"{model.base_model}@{model.revision or 'main'}"
-
-
 def train_model(
     tokenized_dir: Path, model: ModelConfig, training: TrainingConfig, work_dir: Path
 ) -> Path:
     """Fine-tune on the train split, keep the best epoch by validation entity F1, save it."""
-    key = content_key(
-        fingerprint_path(tokenized_dir), model_identity(model), model, training, "train-v1"
-    )
+    key = content_key(fingerprint_path(tokenized_dir), model, training, "train-v1")
     out = work_dir / "models" / key
     if is_complete(out):
         return out
@@ -181,7 +171,7 @@ def train_model(
     meta: dict[str, Any] = {
         "key": key,
         "base_model": model.base_model,
-        "base_model_identity": model_identity(model),
+        "base_model_identity": model.cache_identity()["weights"],
         "device": device,
         "precision": precision,
         "train_seconds": seconds,

@@ -46,3 +46,15 @@ def test_a_finished_write_is_complete_and_fingerprinted(tmp_path: Path) -> None:
 def test_fingerprint_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no-such"):
         fingerprint_path(tmp_path / "no-such")
+
+
+def test_a_local_base_model_is_keyed_by_its_files(tmp_path: Path) -> None:
+    from tasks.config import ModelConfig
+
+    (tmp_path / "model.safetensors").write_bytes(b"weights-1")
+    model = ModelConfig(base_model=str(tmp_path))
+    before = content_key(model)
+    (tmp_path / "model.safetensors").write_bytes(b"weights-2")
+    assert content_key(model) != before
+    hub = ModelConfig(base_model="bert-base-cased", revision="abc")
+    assert content_key(hub) != content_key(hub.model_copy(update={"revision": "def"}))

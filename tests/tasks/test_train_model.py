@@ -15,10 +15,14 @@ from tests.conftest import CONLL_DIR
 def tokenized(tmp_path: Path, tiny_model_dir: Path) -> Path:
     data = DataConfig(source="conll", local_dir=CONLL_DIR)
     dataset_dir = download_dataset(data, tmp_path)
-    return tokenize_dataset(dataset_dir, ModelConfig(base_model=str(tiny_model_dir)), data, tmp_path)
+    return tokenize_dataset(
+        dataset_dir, ModelConfig(base_model=str(tiny_model_dir)), data, tmp_path
+    )
 
 
-def test_trains_and_saves_a_model_with_its_label_names(tmp_path: Path, tiny_model_dir: Path, tokenized: Path) -> None:
+def test_trains_and_saves_a_model_with_its_label_names(
+    tmp_path: Path, tiny_model_dir: Path, tokenized: Path
+) -> None:
     model = ModelConfig(base_model=str(tiny_model_dir))
     training = TrainingConfig(max_steps=3, batch_size=4, learning_rate=1e-3)
     out = train_model(tokenized, model, training, tmp_path)
