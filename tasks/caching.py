@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -72,6 +73,12 @@ def stable_value(value: Any) -> Any:
     return value
 
 
+def code_version(fn: Callable[..., Any]) -> str:
+    """A fingerprint of the source file defining `fn`: editing a step's module re-runs it."""
+    source = inspect.getsourcefile(fn)
+    return sha256_file(Path(source))[:16] if source else getattr(fn, "__qualname__", "?")
+
+
 def content_key(*parts: Any) -> str:
     """A short, stable hash of any mix of config models, paths and plain values."""
     payload = json.dumps([stable_value(p) for p in parts], sort_keys=True, default=str)
@@ -121,7 +128,9 @@ class _ProjectLocks(FileSystemLockManager):
 
 
 class ContentCachePolicy(CachePolicy):
-    """Key on the task's code and its inputs' content; forget entries whose output is gone.
+    """Key on the task's code (function and module) and its inputs' content.
+
+    Entries whose output folder is gone are forgotten.
 
     Prefect's INPUTS policy hashes a Path as its string, so a changed file would hit a
     stale entry; here every Path input is replaced by its content fingerprint.
@@ -140,7 +149,8 @@ class ContentCachePolicy(CachePolicy):
             name: str(value) if name in OUTPUT_PARAMS else stable_value(value)
             for name, value in sorted(inputs.items())
         }
-        key = hash_objects(source, stable, raise_on_failure=True)
+        module = code_version(task_ctx.task.fn)
+        key = hash_objects(source, module, stable, raise_on_failure=True)
         if key is not None:
             _forget_if_output_missing(task_ctx, key)
         return key

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from datasets import Dataset, load_from_disk
 from transformers import AutoModelForTokenClassification, DataCollatorWithPadding
 
-from tasks.caching import atomic_dir, cached_task, content_key, fingerprint_path, is_complete
+from tasks.caching import (
+    atomic_dir,
+    cached_task,
+    code_version,
+    content_key,
+    fingerprint_path,
+    is_complete,
+)
 from tasks.read_conll import LABELS
 from tasks.score_entities import score_entities
 from tasks.tokenize_dataset import load_tokenizer
@@ -29,24 +36,30 @@ def load_model(model_dir: Path, device: str = "auto") -> tuple[Any, Any]:
     return tokenizer, network
 
 
+Aggregation = Literal["first", "average", "max"]
+
+
 def predict_word_tags(
     tokenizer: Any,
     network: Any,
     sentences: list[list[str]],
     max_length: int,
     batch_size: int = 64,
-) -> list[list[str]]:
-    """One tag per word: the prediction on its first sub-word, `O` when it has none.
+    aggregation: Aggregation = "first",
+) -> tuple[list[list[str]], list[list[float]]]:
+    """One tag and its probability per word, batched and sorted by length.
 
-    A word has no sub-word when it is empty, made only of characters the tokenizer
-    drops, or cut off by truncation; it is then predicted `O` so every word is scored.
+    `first` (how the model is trained and scored) takes the word's first sub-word;
+    `average` averages its sub-words' probabilities; `max` takes its most confident
+    sub-word. A word with no sub-word (empty, only characters the tokenizer drops, or cut
+    off by truncation) is predicted `O` with probability 0, so every word is scored.
     """
     id2label = {int(k): v for k, v in network.config.id2label.items()}
-    device_name = network.device
     collator = DataCollatorWithPadding(tokenizer)
     # Sorting by length keeps padding per batch small; results go back in input order.
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    results: list[list[str]] = [[] for _ in sentences]
+    tags: list[list[str]] = [[] for _ in sentences]
+    scores: list[list[float]] = [[] for _ in sentences]
     for start in range(0, len(order), batch_size):
         batch_ids = order[start : start + batch_size]
         encoded = tokenizer(
@@ -56,24 +69,38 @@ def predict_word_tags(
             max_length=max_length,
         )
         features = [{k: encoded[k][j] for k in encoded} for j in range(len(batch_ids))]
-        inputs = {k: v.to(device_name) for k, v in collator(features).items()}
+        inputs = {k: v.to(network.device) for k, v in collator(features).items()}
         with torch.inference_mode():
-            predicted = network(**inputs).logits.argmax(-1).cpu().tolist()
+            probabilities = network(**inputs).logits.float().softmax(-1).cpu()
         for j, i in enumerate(batch_ids):
-            tags = ["O"] * len(sentences[i])
-            seen: set[int] = set()
+            positions: dict[int, list[int]] = {}
             for position, word_id in enumerate(encoded.word_ids(j)):
-                if word_id is not None and word_id not in seen:
-                    seen.add(word_id)
-                    tags[word_id] = id2label[predicted[j][position]]
-            results[i] = tags
-    return results
+                if word_id is not None:
+                    positions.setdefault(word_id, []).append(position)
+            word_tags = ["O"] * len(sentences[i])
+            word_scores = [0.0] * len(sentences[i])
+            for word_id, where in positions.items():
+                probs = probabilities[j, where]
+                if aggregation == "first":
+                    chosen = probs[0]
+                elif aggregation == "average":
+                    chosen = probs.mean(0)
+                else:
+                    chosen = probs[probs.max(-1).values.argmax()]
+                label = int(chosen.argmax())
+                word_tags[word_id] = id2label[label]
+                word_scores[word_id] = float(chosen[label])
+            tags[i], scores[i] = word_tags, word_scores
+    return tags, scores
 
 
 def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir: Path) -> Path:
     """Write a JSON report of entity-level scores on validation and test; return its folder."""
     key = content_key(
-        fingerprint_path(model_dir), fingerprint_path(dataset_dir), max_length, "eval-v1"
+        fingerprint_path(model_dir),
+        fingerprint_path(dataset_dir),
+        max_length,
+        code_version(evaluate_model),
     )
     out = work_dir / "reports" / key
     if is_complete(out):
@@ -85,7 +112,7 @@ def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir
         ds: Dataset = splits[split]
         names = ds.features["ner_tags"].feature.names
         gold = [[names[t] for t in tags] for tags in ds["ner_tags"]]
-        predicted = predict_word_tags(tokenizer, network, ds["tokens"], max_length)
+        predicted, _ = predict_word_tags(tokenizer, network, ds["tokens"], max_length)
         scores = score_entities(gold, predicted)
         scores["tweets"] = len(ds)
         report["splits"][split] = scores

@@ -10,7 +10,14 @@ from typing import Any
 from datasets import DatasetDict, load_from_disk
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from tasks.caching import atomic_dir, cached_task, content_key, fingerprint_path, is_complete
+from tasks.caching import (
+    atomic_dir,
+    cached_task,
+    code_version,
+    content_key,
+    fingerprint_path,
+    is_complete,
+)
 from tasks.config import DataConfig, ModelConfig, resolve_base_model
 from tasks.read_conll import LABELS
 
@@ -77,7 +84,7 @@ def tokenize_dataset(
         tokenizer.backend_tokenizer.to_str(),
         data.max_length,
         data.label_all_subwords,
-        "tokenize-v1",
+        code_version(tokenize_dataset),
     )
     out = work_dir / "tokenized" / key
     if is_complete(out):

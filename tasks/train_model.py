@@ -22,7 +22,14 @@ from transformers import (
     TrainingArguments,
 )
 
-from tasks.caching import atomic_dir, cached_task, content_key, fingerprint_path, is_complete
+from tasks.caching import (
+    atomic_dir,
+    cached_task,
+    code_version,
+    content_key,
+    fingerprint_path,
+    is_complete,
+)
 from tasks.config import ModelConfig, TrainingConfig, resolve_base_model
 from tasks.read_conll import LABELS
 from tasks.score_entities import flat_metrics, score_entities
@@ -92,7 +99,7 @@ def train_model(
     tokenized_dir: Path, model: ModelConfig, training: TrainingConfig, work_dir: Path
 ) -> Path:
     """Fine-tune on the train split, keep the best epoch by validation entity F1, save it."""
-    key = content_key(fingerprint_path(tokenized_dir), model, training, "train-v1")
+    key = content_key(fingerprint_path(tokenized_dir), model, training, code_version(train_model))
     out = work_dir / "models" / key
     if is_complete(out):
         return out

@@ -58,3 +58,21 @@ def test_a_local_base_model_is_keyed_by_its_files(tmp_path: Path) -> None:
     assert content_key(model) != before
     hub = ModelConfig(base_model="bert-base-cased", revision="abc")
     assert content_key(hub) != content_key(hub.model_copy(update={"revision": "def"}))
+
+
+def test_code_version_follows_the_defining_module(tmp_path: Path) -> None:
+    import importlib.util
+
+    from tasks.caching import code_version
+
+    def load(text: str):
+        (tmp_path / "step.py").write_text(text, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location("step", tmp_path / "step.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.run
+
+    before = code_version(load("def run():\n    return 1\n"))
+    assert code_version(load("def run():\n    return 1\n")) == before
+    assert code_version(load("HELPER = 2\n\ndef run():\n    return 1\n")) != before

@@ -46,8 +46,9 @@ def test_scoring_mismatched_lengths_is_an_error() -> None:
 def test_every_word_gets_one_tag_even_without_subwords(classifier_dir: Path) -> None:
     tokenizer, network = load_model(classifier_dir)
     sentences = [["", "Paris", "is", "nice"], ["a"] * 40, ["😀"]]
-    tags = predict_word_tags(tokenizer, network, sentences, max_length=16, batch_size=2)
-    assert [len(t) for t in tags] == [4, 40, 1]
+    tags, scores = predict_word_tags(tokenizer, network, sentences, max_length=16, batch_size=2)
+    assert [len(t) for t in tags] == [4, 40, 1] == [len(s) for s in scores]
+    assert scores[0][0] == 0.0 and 0.0 < scores[0][1] <= 1.0
     assert tags[0][0] == "O"  # the empty word has no sub-word
     assert set(tags[1][16:]) == {"O"}  # words past truncation are scored as O
     assert all(tag in LABELS for seq in tags for tag in seq)
@@ -61,3 +62,13 @@ def test_report_covers_validation_and_test(tmp_path: Path, classifier_dir: Path)
     assert test["tweets"] == 4 and test["support"] == 6  # gold entities in test.conll
     assert set(test["per_type"]) == {"PER", "ORG", "LOC"}
     assert [len(p) for p in report["predictions"]["test"]] == [4, 4, 4, 4]
+
+
+@pytest.mark.parametrize("aggregation", ["first", "average", "max"])
+def test_aggregations_agree_on_single_subword_words(classifier_dir: Path, aggregation: str) -> None:
+    tokenizer, network = load_model(classifier_dir)
+    sentences = [["paris", "is", "nice"]]  # whole words in the fixture vocabulary
+    first = predict_word_tags(tokenizer, network, sentences, 16)
+    other = predict_word_tags(tokenizer, network, sentences, 16, aggregation=aggregation)  # type: ignore[arg-type]
+    assert other[0] == first[0]
+    assert other[1][0] == pytest.approx(first[1][0])
