@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from tasks.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 from tasks.download_dataset import download_dataset_task
 from tasks.evaluate_model import evaluate_model_task
-from tasks.log_to_mlflow import log_training_run_task
+from tasks.log_to_mlflow import gate_new_version_task, log_training_run_task
 from tasks.summarize_run import summarize_run_task
 from tasks.tokenize_dataset import tokenize_dataset_task
 from tasks.train_model import train_model_task
@@ -41,4 +41,12 @@ def train_ner(
         report_dir,
         flow_run.get_id(),
     )
-    return summarize_run_task(model_dir, report_dir, logged)
+    decision = gate_new_version_task(
+        logged.tracking_uri,
+        logged.registered_model,
+        logged.version,
+        tracking.promotion_margin,
+        f"prefect flow run {flow_run.get_id()}",
+        logged.reused,
+    )
+    return summarize_run_task(model_dir, report_dir, logged, decision)

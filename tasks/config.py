@@ -98,6 +98,12 @@ class TrackingConfig(_Config):
     )
     experiment: str = "btc-ner"
     registered_model: str = "btc-ner"
+    promotion_margin: float = Field(
+        default=0.005,
+        ge=0,
+        le=1,
+        description="validation entity F1 a new version must gain over the champion to replace it",
+    )
 
 
 class RunConfig(_Config):

@@ -57,7 +57,10 @@ def predict_word_tags(
     id2label = {int(k): v for k, v in network.config.id2label.items()}
     collator = DataCollatorWithPadding(tokenizer)
     # Sorting by length keeps padding per batch small; results go back in input order.
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    # (A sentence with no words has nothing to predict and cannot be encoded.)
+    order = sorted(
+        (i for i in range(len(sentences)) if sentences[i]), key=lambda i: len(sentences[i])
+    )
     tags: list[list[str]] = [[] for _ in sentences]
     scores: list[list[float]] = [[] for _ in sentences]
     for start in range(0, len(order), batch_size):

@@ -7,12 +7,14 @@ from typing import Any
 
 from tasks.caching import uncached_task
 from tasks.evaluate_model import read_report
-from tasks.log_to_mlflow import LoggedModel
+from tasks.log_to_mlflow import LoggedModel, PromotionDecision
 from tasks.score_entities import ENTITY_TYPES
 from tasks.train_model import read_training_meta
 
 
-def summarize_run(model_dir: Path, report_dir: Path, logged: LoggedModel) -> dict[str, Any]:
+def summarize_run(
+    model_dir: Path, report_dir: Path, logged: LoggedModel, decision: PromotionDecision
+) -> dict[str, Any]:
     """Plain data a user needs after a run: scores, model location, how to look at it."""
     report = read_report(report_dir)
     meta = read_training_meta(model_dir)
@@ -34,6 +36,7 @@ def summarize_run(model_dir: Path, report_dir: Path, logged: LoggedModel) -> dic
         "device": meta["device"],
         "train_seconds": meta["train_seconds"],
         "mlflow": logged.as_dict(),
+        "promotion": decision.as_dict(),
     }
 
 
@@ -57,6 +60,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['model_dir']}",
         f"MLflow run {ml['run_id']} (experiment {ml['experiment_id']}) at {ml['tracking_uri']}",
         f"model {ml['registered_model']} version {ml['version']} ({state})",
+        f"promotion: {summary['promotion']['action']}: {summary['promotion']['reason']}"
+        f" (champion is now version {summary['promotion']['champion']})",
         f"inspect: mlflow ui --backend-store-uri {ml['tracking_uri']} --host 127.0.0.1"
         " (or: make ui), then open http://127.0.0.1:5000",
     ]

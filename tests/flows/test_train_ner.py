@@ -71,6 +71,8 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     artifacts = {a.path for a in client.list_artifacts(ml["run_id"])}
     assert {"evaluation", "data"} <= artifacts
     assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(run.data.metrics["test_f1"])
+    assert summary["promotion"]["action"] == "first-champion"
+    assert str(client.get_model_version_by_alias("test-ner", "champion").version) == "1"
 
     again, task_runs = run_flow(tmp_path, tiny_model_dir)
     assert again["mlflow"]["reused"] and again["mlflow"]["version"] == "1"
@@ -81,6 +83,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert states["train-model"] == "Cached"
     assert states["evaluate-model"] == "Cached"
     assert len(client.search_model_versions("name='test-ner'")) == 1
+    assert again["promotion"]["action"] == "unchanged"
 
 
 def test_a_deleted_cached_model_is_trained_again(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+from tasks.predict_entities import EntityPredictor, Span, Word, pretokenize, spans_from_tags
+from tasks.read_conll import LABELS
+
+
+def test_pretokenize_keeps_urls_mentions_hashtags_and_offsets() -> None:
+    text = "RT @BarackObama: Great day in #Chicago! http://t.co/x1 don't 😀"
+    words = pretokenize(text)
+    assert [w.text for w in words] == [
+        "RT", "@BarackObama", ":", "Great", "day", "in", "#Chicago", "!", "http://t.co/x1",
+        "don't", "😀",
+    ]  # fmt: skip
+    assert all(text[w.start : w.end] == w.text for w in words)
+
+
+def test_spans_join_iob_tags_with_offsets_into_the_original_text() -> None:
+    text = "Zachary  Raicik works for Corvus in San Diego"
+    words = pretokenize(text)
+    tags = ["B-PER", "I-PER", "O", "O", "B-ORG", "O", "B-LOC", "I-LOC"]
+    scores = [0.9, 0.7, 1, 1, 0.5, 1, 0.8, 0.6]
+    spans = spans_from_tags(text, words, tags, scores)
+    assert spans == [
+        Span("PER", "Zachary  Raicik", 0, 15, 0.8),
+        Span("ORG", "Corvus", 26, 32, 0.5),
+        Span("LOC", "San Diego", 36, 45, 0.7),
+    ]
+
+
+def test_an_i_tag_of_another_type_starts_a_new_span() -> None:
+    words = [Word("a", 0, 1), Word("b", 2, 3), Word("c", 4, 5)]
+    spans = spans_from_tags("a b c", words, ["I-PER", "I-LOC", "B-LOC"], [1.0, 1.0, 1.0])
+    assert [(s.type, s.text) for s in spans] == [("PER", "a"), ("LOC", "b"), ("LOC", "c")]
+
+
+def test_mismatched_tags_are_an_error() -> None:
+    with pytest.raises(ValueError, match="1 words but 2 tags"):
+        spans_from_tags("a", [Word("a", 0, 1)], ["O", "O"], [1.0, 1.0])
+
+
+def test_predictor_handles_empty_long_and_emoji_texts(tiny_model_dir: Path, tmp_path: Path) -> None:
+    network = AutoModelForTokenClassification.from_pretrained(
+        str(tiny_model_dir), num_labels=len(LABELS), id2label=dict(enumerate(LABELS))
+    )
+    network.save_pretrained(str(tmp_path))
+    AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(tmp_path))
+    predictor = EntityPredictor(tmp_path, max_length=32, batch_size=2)
+    texts = ["", "😀😀", "paris " * 2000, "Tim Cook visits Berlin"]
+    results = predictor.predict(texts)
+    assert len(results) == 4
+    assert results[0] == []
+    for text, spans in zip(texts, results, strict=True):
+        for span in spans:
+            assert text[span.start : span.end] == span.text
+            assert span.type in {"PER", "ORG", "LOC"} and 0.0 <= span.score <= 1.0
