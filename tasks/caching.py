@@ -7,11 +7,13 @@ import inspect
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import Task, task
@@ -74,9 +76,37 @@ def stable_value(value: Any) -> Any:
 
 
 def code_version(fn: Callable[..., Any]) -> str:
-    """A fingerprint of the source file defining `fn`: editing a step's module re-runs it."""
-    source = inspect.getsourcefile(fn)
-    return sha256_file(Path(source))[:16] if source else getattr(fn, "__qualname__", "?")
+    """A fingerprint of the source of `fn`'s module and of the project modules it uses.
+
+    Editing a step's module, or a project module it imports (directly or not), re-runs
+    the step; editing an unrelated module does not.
+    """
+    root = fn.__module__.split(".")[0]
+    seen: set[str] = set()
+    pending = [fn.__module__]
+    files: set[str] = set()
+    while pending:
+        name = pending.pop()
+        module = sys.modules.get(name)
+        if name in seen or module is None:
+            continue
+        seen.add(name)
+        if source := getattr(module, "__file__", None):
+            files.add(source)
+        for value in vars(module).values():
+            dep = (
+                value.__name__
+                if isinstance(value, ModuleType)
+                else getattr(value, "__module__", None)
+            )
+            if isinstance(dep, str) and dep.split(".")[0] == root:
+                pending.append(dep)
+    if not files and (source := inspect.getsourcefile(fn)):
+        files.add(source)
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(sha256_file(Path(file)).encode())
+    return digest.hexdigest()[:16]
 
 
 def content_key(*parts: Any) -> str:

@@ -1,13 +1,19 @@
-"""Raw text in, entity spans out: pre-tokenize like the corpus, tag words, join spans."""
+"""Inference: raw text to corpus-style words, words to tags, tags to entity spans.
+
+Kept free of Prefect and MLflow imports: the logged MLflow model ships this module.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from tasks.evaluate_model import Aggregation, load_model, predict_word_tags
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorWithPadding
+
+from tasks.select_device import pick_device
 
 # The corpus is tokenized with URLs, @mentions and #hashtags kept whole, words with inner
 # apostrophes kept whole, and every other non-space symbol (punctuation, emoji) on its own;
@@ -77,6 +83,81 @@ def spans_from_tags(
     return spans
 
 
+Aggregation = Literal["first", "average", "max"]
+
+
+def load_model(
+    model_dir: Path, device: str = "auto", tokenizer_dir: Path | None = None
+) -> tuple[Any, Any]:
+    """Tokenizer and model (safetensors only, no remote code), on the chosen device."""
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(tokenizer_dir or model_dir), use_fast=True, trust_remote_code=False
+    )
+    network = AutoModelForTokenClassification.from_pretrained(
+        str(model_dir), trust_remote_code=False, use_safetensors=True
+    )
+    network.to(pick_device(device)[0]).eval()
+    return tokenizer, network
+
+
+def predict_word_tags(
+    tokenizer: Any,
+    network: Any,
+    sentences: list[list[str]],
+    max_length: int,
+    batch_size: int = 64,
+    aggregation: Aggregation = "first",
+) -> tuple[list[list[str]], list[list[float]]]:
+    """One tag and its probability per word, batched and sorted by length.
+
+    `first` (how the model is trained and scored) takes the word's first sub-word;
+    `average` averages its sub-words' probabilities; `max` takes its most confident
+    sub-word. A word with no sub-word (empty, only characters the tokenizer drops, or cut
+    off by truncation) is predicted `O` with probability 0, so every word is scored.
+    """
+    id2label = {int(k): v for k, v in network.config.id2label.items()}
+    collator = DataCollatorWithPadding(tokenizer)
+    # Sorting by length keeps padding per batch small; results go back in input order.
+    # (A sentence with no words has nothing to predict and cannot be encoded.)
+    order = sorted(
+        (i for i in range(len(sentences)) if sentences[i]), key=lambda i: len(sentences[i])
+    )
+    tags: list[list[str]] = [[] for _ in sentences]
+    scores: list[list[float]] = [[] for _ in sentences]
+    for start in range(0, len(order), batch_size):
+        batch_ids = order[start : start + batch_size]
+        encoded = tokenizer(
+            [sentences[i] for i in batch_ids],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=max_length,
+        )
+        features = [{k: encoded[k][j] for k in encoded} for j in range(len(batch_ids))]
+        inputs = {k: v.to(network.device) for k, v in collator(features).items()}
+        with torch.inference_mode():
+            probabilities = network(**inputs).logits.float().softmax(-1).cpu()
+        for j, i in enumerate(batch_ids):
+            positions: dict[int, list[int]] = {}
+            for position, word_id in enumerate(encoded.word_ids(j)):
+                if word_id is not None:
+                    positions.setdefault(word_id, []).append(position)
+            word_tags = ["O"] * len(sentences[i])
+            word_scores = [0.0] * len(sentences[i])
+            for word_id, where in positions.items():
+                probs = probabilities[j, where]
+                if aggregation == "first":
+                    chosen = probs[0]
+                elif aggregation == "average":
+                    chosen = probs.mean(0)
+                else:
+                    chosen = probs[probs.max(-1).values.argmax()]
+                label = int(chosen.argmax())
+                word_tags[word_id] = id2label[label]
+                word_scores[word_id] = float(chosen[label])
+            tags[i], scores[i] = word_tags, word_scores
+    return tags, scores
+
+
 class EntityPredictor:
     """A loaded model that turns texts into entity spans, batched and sorted by length."""
 
@@ -87,8 +168,9 @@ class EntityPredictor:
         batch_size: int = 64,
         aggregation: Aggregation = "first",
         device: str = "auto",
+        tokenizer_dir: Path | None = None,
     ) -> None:
-        self.tokenizer, self.network = load_model(model_dir, device)
+        self.tokenizer, self.network = load_model(model_dir, device, tokenizer_dir)
         self.max_length = max_length
         self.batch_size = batch_size
         self.aggregation = aggregation

@@ -33,21 +33,13 @@ from tasks.caching import (
 from tasks.config import ModelConfig, TrainingConfig, resolve_base_model
 from tasks.read_conll import LABELS
 from tasks.score_entities import flat_metrics, score_entities
+from tasks.select_device import pick_device
 from tasks.tokenize_dataset import IGNORE, load_tokenizer
 
 logger = logging.getLogger(__name__)
 
 #: Written into the saved model folder: device, precision, timings, per-epoch history.
 TRAINING_META = "training_meta.json"
-
-
-def pick_device(requested: str) -> tuple[str, str]:
-    """Device and precision: CUDA with bf16 where supported (else fp16), CPU with fp32."""
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("training.device='cuda' but no CUDA device is available")
-    if requested == "cpu" or not torch.cuda.is_available():
-        return "cpu", "fp32"
-    return "cuda", "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
 def freeze_all_but_last(model: PreTrainedModel, n_layers: int) -> int:

@@ -76,3 +76,30 @@ def test_code_version_follows_the_defining_module(tmp_path: Path) -> None:
     before = code_version(load("def run():\n    return 1\n"))
     assert code_version(load("def run():\n    return 1\n")) == before
     assert code_version(load("HELPER = 2\n\ndef run():\n    return 1\n")) != before
+
+
+def test_code_version_covers_the_project_modules_a_step_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from tasks.caching import code_version
+
+    package = tmp_path / "steppkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "helper.py").write_text("def score():\n    return 1\n", encoding="utf-8")
+    (package / "unrelated.py").write_text("X = 1\n", encoding="utf-8")
+    (package / "step.py").write_text(
+        "from steppkg.helper import score\n\ndef run():\n    return score()\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = importlib.import_module("steppkg.step").run
+    importlib.import_module("steppkg.unrelated")
+    before = code_version(run)
+    (package / "unrelated.py").write_text("X = 2\n", encoding="utf-8")
+    assert code_version(run) == before
+    (package / "helper.py").write_text("def score():\n    return 2\n", encoding="utf-8")
+    assert code_version(run) != before
+    for name in ("steppkg", "steppkg.step", "steppkg.helper", "steppkg.unrelated"):
+        monkeypatch.delitem(__import__("sys").modules, name, raising=False)

@@ -5,7 +5,8 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from tasks.config import DataConfig
 from tasks.download_dataset import download_dataset
-from tasks.evaluate_model import evaluate_model, load_model, predict_word_tags, read_report
+from tasks.evaluate_model import evaluate_model, read_report
+from tasks.predict_entities import load_model, predict_word_tags
 from tasks.read_conll import LABELS
 from tasks.score_entities import score_entities
 from tests.conftest import CONLL_DIR

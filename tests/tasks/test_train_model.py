@@ -6,8 +6,9 @@ from transformers import AutoModelForTokenClassification
 from tasks.config import DataConfig, ModelConfig, TrainingConfig
 from tasks.download_dataset import download_dataset
 from tasks.read_conll import LABELS
+from tasks.select_device import pick_device
 from tasks.tokenize_dataset import tokenize_dataset
-from tasks.train_model import freeze_all_but_last, pick_device, read_training_meta, train_model
+from tasks.train_model import freeze_all_but_last, read_training_meta, train_model
 from tests.conftest import CONLL_DIR
 
 
