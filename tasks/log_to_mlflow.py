@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from tasks.evaluate_model import read_report
 from tasks.score_entities import flat_metrics
 from tasks.tokenize_dataset import read_stats
 from tasks.train_model import read_training_meta
+from tasks.write_model_card import model_card
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 MODEL_KEY_TAG = "nerflow.model_key"
 DATA_TAG = "nerflow.data_fingerprint"
 FLOW_RUN_TAG = "prefect.flow_run_id"
+#: The seed article's example sentence: the logged model's input example.
+SEED_EXAMPLE = "Zachary Raicik works for Corvus and lives in San Diego"
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,8 @@ def log_training_run(
         _log_dataset(dataset_dir, manifest)
         mlflow.log_artifact(str(report_dir / "report.json"), artifact_path="evaluation")
         mlflow.log_dict(manifest, "data/manifest.json")
-        version = _log_model(model_dir, config.tracking.registered_model)
+        card = model_card(config, manifest, report, meta)
+        version = _log_model(model_dir, config.tracking.registered_model, card)
         client = _client(uri)
         version_tags = {
             MODEL_KEY_TAG: model_key,
@@ -227,29 +232,53 @@ def _log_dataset(dataset_dir: Path, manifest: dict[str, Any]) -> None:
         mlflow.log_input(dataset, context=context)
 
 
-def _log_model(model_dir: Path, registered_model: str) -> str:
-    """Log the model as a transformers token-classification pipeline and register it."""
-    import mlflow
+class _TransformersWithSpans:
+    """MLflow's transformers flavor, with its pyfunc flavor pointed at `tasks.ner_pyfunc`.
+
+    `mlflow.transformers.load_model` still gives the pipeline; `mlflow.pyfunc.load_model`
+    gives spans. The project's `tasks` package travels in the model's `code/` folder.
+    """
+
+    __name__ = "transformers"
+
+    @staticmethod
+    def save_model(path: str, mlflow_model: Any, model_card: str = "", **kwargs: Any) -> None:
+        """Save with the transformers flavor, then swap the pyfunc loader and add the card."""
+        import mlflow
+
+        tasks_dir = Path(__file__).resolve().parent
+        mlflow.transformers.save_model(
+            path=path, mlflow_model=mlflow_model, code_paths=[str(tasks_dir)], **kwargs
+        )
+        conf = mlflow_model.flavors["python_function"]
+        conf["loader_module"] = "tasks.ner_pyfunc"
+        mlflow_model.save(str(Path(path) / "MLmodel"))
+        for cache in Path(path, "code").rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+        if model_card:
+            Path(path, "README.md").write_text(model_card, encoding="utf-8")
+
+
+def _log_model(model_dir: Path, registered_model: str, model_card: str) -> str:
+    """Log the model (transformers pipeline + spans pyfunc + card) and register it."""
+    from mlflow.models import Model
     from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     network = AutoModelForTokenClassification.from_pretrained(
         str(model_dir), trust_remote_code=False, use_safetensors=True
     )
-    ner = pipeline(
-        "token-classification",
-        model=network,
-        tokenizer=tokenizer,
-        aggregation_strategy="simple",
-        device="cpu",
-    )
-    info = mlflow.transformers.log_model(
-        transformers_model=ner,
+    ner = pipeline("token-classification", model=network, tokenizer=tokenizer, device="cpu")
+    info = Model.log(
+        artifact_path=None,
         name="model",
-        task="token-classification",
+        flavor=_TransformersWithSpans,
         registered_model_name=registered_model,
-        input_example=["Zachary Raicik works for Corvus and lives in San Diego"],
+        transformers_model=ner,
+        task="token-classification",
+        input_example=[SEED_EXAMPLE],
         pip_requirements=_pinned_requirements(),
+        model_card=model_card,
     )
     return str(info.registered_model_version)
 

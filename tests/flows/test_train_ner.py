@@ -72,6 +72,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert {"evaluation", "data"} <= artifacts
     assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(run.data.metrics["test_f1"])
     assert summary["promotion"]["action"] == "first-champion"
+    check_logged_model(ml["tracking_uri"])
     assert str(client.get_model_version_by_alias("test-ner", "champion").version) == "1"
 
     again, task_runs = run_flow(tmp_path, tiny_model_dir)
@@ -112,3 +113,22 @@ def test_a_bad_base_model_fails_the_flow_and_registers_nothing(tmp_path: Path) -
         state.result(raise_on_failure=False)
     )
     assert not (tmp_path / "work" / "models").exists()
+
+
+def check_logged_model(uri: str) -> None:
+    """Plain MLflow loads the registered model: pyfunc gives spans, the flavor a pipeline."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    text = "Tim Cook visits Berlin"
+    spans = mlflow.pyfunc.load_model("models:/test-ner@champion").predict([text, ""])
+    assert len(spans) == 2 and spans[1] == []
+    for span in spans[0]:
+        assert set(span) == {"type", "text", "start", "end", "score"}
+        assert text[span["start"] : span["end"]] == span["text"]
+    pipe = mlflow.transformers.load_model("models:/test-ner/1", return_type="pipeline")
+    assert pipe.task == "token-classification"
+    local = mlflow.artifacts.download_artifacts("models:/test-ner/1")
+    card = (Path(local) / "README.md").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in card and "| test | PER |" in card

@@ -1,0 +1,56 @@
+"""MLflow pyfunc loader: `mlflow.pyfunc.load_model(uri).predict(texts)` returns entity spans.
+
+The logged model keeps MLflow's transformers flavor (load it as a pipeline with
+`mlflow.transformers.load_model(uri, return_type="pipeline")`); only its pyfunc flavor
+points here, because the transformers pyfunc returns comma-joined labels, not spans.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tasks.predict_entities import EntityPredictor
+
+
+class SpansModel:
+    """Texts in; for each text a list of `{type, text, start, end, score}` spans out."""
+
+    def __init__(self, predictor: EntityPredictor) -> None:
+        self.predictor = predictor
+
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> list[list[dict]]:
+        """Predict spans for a list of strings, a string, or a one-column DataFrame/Series."""
+        texts = _as_texts(model_input)
+        return [[span.as_dict() for span in spans] for spans in self.predictor.predict(texts)]
+
+
+def _as_texts(model_input: Any) -> list[str]:
+    if isinstance(model_input, str):
+        return [model_input]
+    if hasattr(model_input, "columns"):  # a DataFrame, as MLflow's schema enforcement makes
+        model_input = model_input[model_input.columns[0]]
+    texts = list(model_input)
+    bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"expected texts (str), got {', '.join(sorted(set(bad)))}")
+    return texts
+
+
+def model_paths(root: Path) -> tuple[Path, Path]:
+    """Weights and tokenizer folders inside a saved MLflow transformers model."""
+    return root / "model", root / "components" / "tokenizer"
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> SpansModel:
+    """MLflow's loader hook for this module."""
+    config = model_config or {}
+    weights, tokenizer = model_paths(Path(path))
+    predictor = EntityPredictor(
+        weights,
+        max_length=int(config.get("max_length", 128)),
+        batch_size=int(config.get("batch_size", 64)),
+        aggregation=config.get("aggregation", "first"),
+        tokenizer_dir=tokenizer,
+    )
+    return SpansModel(predictor)
