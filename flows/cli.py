@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from pydantic import ValidationError
@@ -151,6 +151,184 @@ def train(
     typer.echo("\n" + format_summary(summary))
     if json_out is not None:
         json_out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+TrackingUri = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI [$MLFLOW_TRACKING_URI, else ./mlruns]")
+]
+RegisteredModel = Annotated[str, typer.Option(help="registered model name")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _actor() -> str:
+    return f"nerflow CLI ({os.environ.get('USER', 'unknown user')})"
+
+
+@app.command()
+def models(registered_model: RegisteredModel = "btc-ner", tracking_uri: TrackingUri = None) -> None:
+    """List registered versions: aliases, validation/test F1, base model, data, creation time."""
+    from tasks.log_to_mlflow import RegistryError, list_versions, resolve_tracking_uri
+
+    try:
+        rows = list_versions(resolve_tracking_uri(tracking_uri)[0], registered_model)
+    except RegistryError as exc:
+        raise _fail(exc) from exc
+    columns = ("version", "aliases", "val_f1", "test_f1", "base_model", "data", "created")
+    table = [[", ".join(r[c]) if c == "aliases" else str(r[c]) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(columns)]
+    typer.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in table:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="model version number")],
+    alias: Annotated[str, typer.Option(help="alias to move")] = "champion",
+    registered_model: RegisteredModel = "btc-ner",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Point an alias (default champion) at an evaluated version; the old champion is kept."""
+    from tasks.log_to_mlflow import RegistryError, promote_version, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)[0]
+    try:
+        old = promote_version(uri, registered_model, version, alias, _actor())
+    except RegistryError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"{registered_model}@{alias}: version {old or '(none)'} -> {version}")
+
+
+@app.command()
+def rollback(
+    registered_model: RegisteredModel = "btc-ner", tracking_uri: TrackingUri = None
+) -> None:
+    """Move champion back to previous-champion."""
+    from tasks.log_to_mlflow import RegistryError, resolve_tracking_uri, rollback_champion
+
+    try:
+        demoted, restored = rollback_champion(
+            resolve_tracking_uri(tracking_uri)[0], registered_model, _actor()
+        )
+    except RegistryError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"{registered_model}@champion: version {demoted} -> {restored}")
+
+
+def _read_texts(path: Path) -> list[str]:
+    """One text per line, or JSON lines (a string or an object with "text") for .jsonl."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix not in {".jsonl", ".ndjson"}:
+        return lines
+    texts = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            texts.append("")
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+        text = item.get("text") if isinstance(item, dict) else item
+        if not isinstance(text, str):
+            raise ValueError(f'{path}:{number}: expected a string or {{"text": ...}}')
+        texts.append(text)
+    return texts
+
+
+@app.command()
+def predict(
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to tag")] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", help="one text per line, or .jsonl", exists=True, dir_okay=False),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="models:/ or runs:/ URI, or a local model folder")
+    ] = "models:/btc-ner@champion",
+    aggregation: Annotated[str, typer.Option(help="first | average | max")] = "first",
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    max_length: Annotated[int, typer.Option(min=8)] = 128,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Print one JSON line per text: its entity spans (type, text, start, end, score)."""
+    from tasks.log_to_mlflow import RegistryError, fetch_model
+    from tasks.predict_entities import Aggregation, EntityPredictor
+
+    if aggregation not in {"first", "average", "max"}:
+        raise _fail(ValueError(f"--aggregation {aggregation!r}: use first, average or max"))
+    try:
+        inputs = list(texts or []) + (_read_texts(input_file) if input_file else [])
+        if not inputs:
+            raise ValueError("nothing to predict: give texts or --input FILE")
+        weights, tokenizer = fetch_model(model, tracking_uri)
+    except (RegistryError, ValueError) as exc:
+        raise _fail(exc) from exc
+    chosen = cast("Aggregation", aggregation)
+    predictor = EntityPredictor(weights, max_length, batch_size, chosen, tokenizer_dir=tokenizer)
+    for number, (text, spans) in enumerate(zip(inputs, predictor.predict(inputs), strict=True)):
+        entities = [span.as_dict() for span in spans]
+        typer.echo(
+            json.dumps({"id": number, "text": text, "entities": entities}, ensure_ascii=False)
+        )
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option(help="models:/ URI or local model folder")],
+    data: Annotated[Path, typer.Option(help="a CoNLL file or a folder of them", exists=True)],
+    label_map: Annotated[
+        str | None, typer.Option(help="e.g. person=PER,location=LOC,corporation=ORG,group=ORG")
+    ] = None,
+    scheme: Annotated[str, typer.Option(help="iob2 | iob1 | bioes")] = "iob2",
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the scores here")] = None,
+    log_to_mlflow: Annotated[bool, typer.Option(help="record the scores as an MLflow run")] = False,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment for --log-to-mlflow")] = (
+        "nerflow-evaluations"
+    ),
+    max_length: Annotated[int, typer.Option(min=8)] = 128,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Score a model on any CoNLL data with the training metrics (overall and per type)."""
+    from tasks.evaluate_model import score_conll
+    from tasks.log_to_mlflow import RegistryError, fetch_model, log_evaluation
+    from tasks.map_labels import parse_label_map
+    from tasks.predict_entities import EntityPredictor
+    from tasks.read_conll import ConllFormatError
+    from tasks.score_entities import ENTITY_TYPES
+
+    if scheme not in {"iob2", "iob1", "bioes"}:
+        raise _fail(ValueError(f"--scheme {scheme!r}: use iob2, iob1 or bioes"))
+    try:
+        mapping = parse_label_map(label_map)
+        weights, tokenizer = fetch_model(model, tracking_uri)
+        predictor = EntityPredictor(weights, max_length, tokenizer_dir=tokenizer)
+        scores = score_conll(predictor, data, scheme, mapping)  # type: ignore[arg-type]
+    except (RegistryError, ValueError, ConllFormatError, FileNotFoundError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"{scores['tweets']} sentences, {scores['support']} gold entities")
+    typer.echo(f"{'type':<8} {'P':>6} {'R':>6} {'F1':>6} {'support':>8}")
+    typer.echo(
+        f"{'overall':<8} {scores['precision']:6.3f} {scores['recall']:6.3f} {scores['f1']:6.3f}"
+        f" {scores['support']:8d}"
+    )
+    for name in ENTITY_TYPES:
+        row = scores["per_type"][name]
+        typer.echo(
+            f"{name:<8} {row['precision']:6.3f} {row['recall']:6.3f} {row['f1']:6.3f}"
+            f" {row['support']:8d}"
+        )
+    typer.echo(f"macro F1 {scores['macro_f1']:.3f}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(scores, indent=2), encoding="utf-8")
+    if log_to_mlflow:
+        params = {"model": model, "data": str(data), "label_map": label_map or "", "scheme": scheme}
+        run_id = log_evaluation(tracking_uri, experiment, params, scores)
+        typer.echo(f"logged as MLflow run {run_id} in experiment {experiment}")
 
 
 def main() -> None:

@@ -16,8 +16,9 @@ from tasks.caching import (
     fingerprint_path,
     is_complete,
 )
-from tasks.predict_entities import load_model, predict_word_tags
-from tasks.read_conll import LABELS
+from tasks.map_labels import Scheme, to_btc_tags
+from tasks.predict_entities import EntityPredictor, load_model, predict_word_tags
+from tasks.read_conll import LABELS, read_conll
 from tasks.score_entities import score_entities
 
 REPORT = "report.json"
@@ -50,6 +51,39 @@ def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir
     with atomic_dir(out, key) as scratch:
         (scratch / REPORT).write_text(json.dumps(report), encoding="utf-8")
     return out
+
+
+def score_conll(
+    predictor: EntityPredictor,
+    data: Path,
+    scheme: Scheme = "iob2",
+    label_map: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Score a model on any CoNLL file (or folder of *.conll/*.txt files), per word.
+
+    Gold tags are brought onto IOB2 over PER/ORG/LOC first (`label_map`, `scheme`).
+    """
+    files = (
+        sorted(p for p in data.iterdir() if p.suffix in {".conll", ".txt", ".tsv", ".bio"})
+        if data.is_dir()
+        else [data]
+    )
+    if not files:
+        raise FileNotFoundError(f"{data}: no .conll/.txt/.tsv/.bio files to evaluate")
+    sentences = [s for path in files for s in read_conll(path, labels=None)]
+    gold = [to_btc_tags(s.tags, scheme, label_map or {}) for s in sentences]
+    predicted, _ = predict_word_tags(
+        predictor.tokenizer,
+        predictor.network,
+        [s.tokens for s in sentences],
+        predictor.max_length,
+        predictor.batch_size,
+        predictor.aggregation,
+    )
+    scores = score_entities(gold, predicted)
+    scores["tweets"] = len(sentences)
+    scores["files"] = [str(p) for p in files]
+    return scores
 
 
 def read_report(report_dir: Path) -> dict[str, Any]:

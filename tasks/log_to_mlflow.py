@@ -294,6 +294,49 @@ def _pinned_requirements() -> list[str]:
     return [*pins, "safetensors", "tokenizers"]
 
 
+def fetch_model(model: str, tracking_uri: str | None = None) -> tuple[Path, Path | None]:
+    """Weights and tokenizer folders for a `models:/`/`runs:/` URI or a local model folder."""
+    from mlflow.exceptions import MlflowException
+
+    from tasks.ner_pyfunc import model_paths
+
+    local = Path(model)
+    if not local.is_dir():
+        if ":/" not in model:
+            raise RegistryError(f"model {model!r}: no such folder, and not a models:/ URI")
+        uri, _ = resolve_tracking_uri(tracking_uri)
+        import mlflow
+
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(model, tracking_uri=uri))
+        except (MlflowException, OSError) as exc:
+            raise RegistryError(f"model {model!r} not found at {uri}: {exc}") from exc
+    if (local / "MLmodel").is_file():
+        return model_paths(local)
+    return local, None
+
+
+def log_evaluation(
+    tracking_uri: str | None, experiment: str, params: dict[str, str], scores: dict[str, Any]
+) -> str:
+    """Record a `nerflow evaluate` result as its own MLflow run; return the run id."""
+    import mlflow
+
+    uri, artifact_location = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    experiment_id = (
+        found.experiment_id
+        if found
+        else mlflow.create_experiment(experiment, artifact_location=artifact_location)
+    )
+    with mlflow.start_run(experiment_id=experiment_id, tags={"nerflow.kind": "evaluation"}) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(flat_metrics(scores))
+        mlflow.log_dict(scores, "evaluation/scores.json")
+    return str(run.info.run_id)
+
+
 # ---------------------------------------------------------------- registry lifecycle
 
 CHAMPION = "champion"

@@ -116,6 +116,8 @@ def predict_word_tags(
     off by truncation) is predicted `O` with probability 0, so every word is scored.
     """
     id2label = {int(k): v for k, v in network.config.id2label.items()}
+    # Never ask for more positions than the model has (a small model, a large --max-length).
+    max_length = min(max_length, getattr(network.config, "max_position_embeddings", max_length))
     collator = DataCollatorWithPadding(tokenizer)
     # Sorting by length keeps padding per batch small; results go back in input order.
     # (A sentence with no words has nothing to predict and cannot be encoded.)

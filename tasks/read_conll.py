@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from pathlib import Path
 LABELS: tuple[str, ...] = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 logger = logging.getLogger(__name__)
+
+_ANY_TAG = re.compile(r"O|[BIESLU]-\S+")
 
 
 class ConllFormatError(ValueError):
@@ -25,8 +28,11 @@ class Sentence:
     line: int
 
 
-def read_conll(path: Path, labels: tuple[str, ...] = LABELS) -> list[Sentence]:
+def read_conll(path: Path, labels: tuple[str, ...] | None = LABELS) -> list[Sentence]:
     """Read `TOKEN<TAB>TAG` lines into sentences split on whitespace-only lines.
+
+    With `labels=None` any `O` or `PREFIX-TYPE` tag is accepted as it is (for other tag
+    sets, mapped afterwards); otherwise tags must be in `labels`.
 
     Quirks kept rather than rejected (they are in the real corpus): an empty token
     (`<TAB>O`), a whitespace-only boundary line, no blank line after the last tweet.
@@ -42,7 +48,7 @@ def read_conll(path: Path, labels: tuple[str, ...] = LABELS) -> list[Sentence]:
         raise ConllFormatError(
             f"{path}:{bad_line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from exc
-    allowed = set(labels)
+    allowed = set(labels or ())
     sentences: list[Sentence] = []
     tokens: list[str] = []
     tags: list[str] = []
@@ -64,11 +70,14 @@ def read_conll(path: Path, labels: tuple[str, ...] = LABELS) -> list[Sentence]:
                 f"{line[:80]!r}"
             )
         token, tag = columns[0].strip(), columns[1].strip()
-        if tag not in allowed:
+        if labels is None:
+            if not _ANY_TAG.fullmatch(tag):
+                raise ConllFormatError(f"{path}:{lineno}: {tag!r} is not a tag like O or B-TYPE")
+        elif tag not in allowed:
             raise ConllFormatError(
                 f"{path}:{lineno}: unknown tag {tag!r} (expected one of {', '.join(labels)})"
             )
-        if tag.startswith("I-") and (not tags or tags[-1][2:] != tag[2:]):
+        elif tag.startswith("I-") and (not tags or tags[-1][2:] != tag[2:]):
             # IOB2 never opens an entity with I-; seqeval would read it as a start anyway,
             # so making that explicit keeps training labels and scoring consistent.
             repaired.append(lineno)
