@@ -95,6 +95,9 @@ def train(
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI [sqlite under ./mlruns]")
     ] = None,
+    promotion_margin: Annotated[
+        float | None, typer.Option(help="val F1 gain needed to replace the champion [0.005]")
+    ] = None,
     work_dir: Annotated[
         Path | None, typer.Option(help="cache folder for datasets and models [.nerflow]")
     ] = None,
@@ -127,6 +130,7 @@ def train(
                     "experiment": experiment,
                     "registered_model": registered_model,
                     "tracking_uri": tracking_uri,
+                    "promotion_margin": promotion_margin,
                 },
             ),
             work_dir,
