@@ -139,9 +139,8 @@ def train(
         typer.echo(f"invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from exc
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tasks").setLevel(logging.INFO)  # our steps' progress, not httpx chatter
     from flows.train_ner import train_ner
     from tasks.summarize_run import format_summary
 

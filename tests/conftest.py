@@ -56,3 +56,21 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertModel(config).save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def classifier_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT with a random token-classification head over the BTC labels."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from tasks.read_conll import LABELS
+
+    folder = tmp_path_factory.mktemp("classifier")
+    AutoModelForTokenClassification.from_pretrained(
+        str(tiny_model_dir),
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    ).save_pretrained(str(folder))
+    AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(folder))
+    return folder

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from transformers import AutoModelForTokenClassification, AutoTokenizer
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.read_conll import LABELS
 from tests.conftest import FIXTURES
 
 runner = CliRunner()
@@ -59,16 +57,6 @@ def test_promote_a_missing_version_fails_cleanly(registry: tuple[list[str], Mlfl
     assert result.exit_code == 1
     assert "has no version '9'" in result.output
     assert client.get_registered_model("btc-ner").aliases == {"champion": 1}
-
-
-@pytest.fixture(scope="module")
-def classifier_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("classifier")
-    AutoModelForTokenClassification.from_pretrained(
-        str(tiny_model_dir), num_labels=len(LABELS), id2label=dict(enumerate(LABELS))
-    ).save_pretrained(str(folder))
-    AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(folder))
-    return folder
 
 
 def test_predict_texts_and_a_file_as_json_lines(classifier_dir: Path, tmp_path: Path) -> None:

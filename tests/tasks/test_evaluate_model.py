@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from tasks.config import DataConfig
 from tasks.download_dataset import download_dataset
@@ -10,20 +9,6 @@ from tasks.predict_entities import load_model, predict_word_tags
 from tasks.read_conll import LABELS
 from tasks.score_entities import score_entities
 from tests.conftest import CONLL_DIR
-
-
-@pytest.fixture(scope="module")
-def classifier_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("classifier")
-    network = AutoModelForTokenClassification.from_pretrained(
-        str(tiny_model_dir),
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: i for i, label in enumerate(LABELS)},
-    )
-    network.save_pretrained(str(folder))
-    AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(folder))
-    return folder
 
 
 def test_entity_scores_follow_conlleval_rules() -> None:

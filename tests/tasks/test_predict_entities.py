@@ -1,10 +1,8 @@
 from pathlib import Path
 
 import pytest
-from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from tasks.predict_entities import EntityPredictor, Span, Word, pretokenize, spans_from_tags
-from tasks.read_conll import LABELS
 
 
 def test_pretokenize_keeps_urls_mentions_hashtags_and_offsets() -> None:
@@ -41,13 +39,8 @@ def test_mismatched_tags_are_an_error() -> None:
         spans_from_tags("a", [Word("a", 0, 1)], ["O", "O"], [1.0, 1.0])
 
 
-def test_predictor_handles_empty_long_and_emoji_texts(tiny_model_dir: Path, tmp_path: Path) -> None:
-    network = AutoModelForTokenClassification.from_pretrained(
-        str(tiny_model_dir), num_labels=len(LABELS), id2label=dict(enumerate(LABELS))
-    )
-    network.save_pretrained(str(tmp_path))
-    AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(tmp_path))
-    predictor = EntityPredictor(tmp_path, max_length=32, batch_size=2)
+def test_predictor_handles_empty_long_and_emoji_texts(classifier_dir: Path) -> None:
+    predictor = EntityPredictor(classifier_dir, max_length=32, batch_size=2)
     texts = ["", "😀😀", "paris " * 2000, "Tim Cook visits Berlin"]
     results = predictor.predict(texts)
     assert len(results) == 4
