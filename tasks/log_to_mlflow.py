@@ -307,8 +307,10 @@ def fetch_model(model: str, tracking_uri: str | None = None) -> tuple[Path, Path
         uri, _ = resolve_tracking_uri(tracking_uri)
         import mlflow
 
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)  # models:/ URIs resolve through the registry URI
         try:
-            local = Path(mlflow.artifacts.download_artifacts(model, tracking_uri=uri))
+            local = Path(mlflow.artifacts.download_artifacts(model))
         except (MlflowException, OSError) as exc:
             raise RegistryError(f"model {model!r} not found at {uri}: {exc}") from exc
     if (local / "MLmodel").is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,17 @@ def check_logged_model(uri: str) -> None:
         assert text[span["start"] : span["end"]] == span["text"]
     pipe = mlflow.transformers.load_model("models:/test-ner/1", return_type="pipeline")
     assert pipe.task == "token-classification"
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    cli = CliRunner().invoke(
+        app,
+        ["predict", text, "--model", "models:/test-ner@champion", "--tracking-uri", uri,
+         "--max-length", "32"],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.stdout.strip().splitlines()[-1])["entities"] == spans[0]
     local = mlflow.artifacts.download_artifacts("models:/test-ner/1")
     card = (Path(local) / "README.md").read_text(encoding="utf-8")
     assert "CC BY 4.0" in card and "| test | PER |" in card
