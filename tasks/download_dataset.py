@@ -171,27 +171,46 @@ def _to_dataset(split: str, paths: list[Path]) -> Dataset:
 
 
 def _load_hub(data: DataConfig) -> DatasetDict:
+    """A hub dataset (or a local folder `load_dataset` reads) with tokens and ner_tags.
+
+    Tags may be ClassLabel ids (mapped by name), tag strings, or bare ids in BTC order.
+    """
     from datasets import load_dataset
 
-    loaded = load_dataset(data.hub_id, revision=data.hub_revision)
+    source = str(data.hub_id)
+    loaded = load_dataset(source, revision=data.hub_revision)
     if not isinstance(loaded, DatasetDict):
-        raise TypeError(f"{data.hub_id}: expected a dataset with splits, got {type(loaded)}")
+        raise TypeError(f"{source}: expected a dataset with splits, got {type(loaded).__name__}")
+    aliases = {"validation": ("validation", "dev", "valid")}
     out = {}
     for split in SPLITS:
-        if split not in loaded:
-            raise ValueError(f"{data.hub_id}: no {split!r} split (has {list(loaded)})")
-        ds = loaded[split]
+        found = next((n for n in aliases.get(split, (split,)) if n in loaded), None)
+        if found is None:
+            raise ValueError(f"{source}: no {split!r} split (has {', '.join(loaded)})")
+        ds = loaded[found]
         for column in ("tokens", "ner_tags"):
             if column not in ds.column_names:
-                raise ValueError(f"{data.hub_id}/{split}: no {column!r} column")
-        names = ds.features["ner_tags"].feature.names
-        if tuple(names) != LABELS:
-            remap = [LABELS.index(n) for n in names]
-            ds = ds.map(lambda row, r=remap: {"ner_tags": [r[t] for t in row["ner_tags"]]})
-        if "id" not in ds.column_names:
-            ds = ds.add_column("id", [str(i) for i in range(len(ds))])
-        out[split] = ds.select_columns(["id", "tokens", "ner_tags"]).cast(features())
+                raise ValueError(f"{source}/{found}: no {column!r} column")
+        names = getattr(getattr(ds.features["ner_tags"], "feature", None), "names", None)
+        tags = []
+        for row, row_tags in enumerate(ds["ner_tags"]):
+            named = [
+                names[t] if names else t if isinstance(t, str) else _btc_name(t) for t in row_tags
+            ]
+            unknown = [t for t in named if t not in LABELS]
+            if unknown:
+                raise ValueError(f"{source}/{found} row {row}: unknown tag {unknown[0]!r}")
+            tags.append([LABELS.index(t) for t in named])
+        ids = ds["id"] if "id" in ds.column_names else range(len(ds))
+        out[split] = Dataset.from_dict(
+            {"id": [str(i) for i in ids], "tokens": ds["tokens"], "ner_tags": tags},
+            features=features(),
+        )
     return DatasetDict(out)
+
+
+def _btc_name(index: int) -> str:
+    return LABELS[index] if 0 <= index < len(LABELS) else f"<id {index}>"
 
 
 download_dataset_task = cached_task(download_dataset, name="download-dataset", retries=2)

@@ -56,7 +56,7 @@ def flat_metrics(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
     out = {
         f"{prefix}{k}": float(v)
         for k, v in scores.items()
-        if k not in {"per_type", "support", "words"}
+        if isinstance(v, int | float) and k not in {"support", "words", "tweets"}
     }
     for name, values in scores["per_type"].items():
         for metric in ("precision", "recall", "f1"):

@@ -132,3 +132,17 @@ def test_evaluate_a_bad_label_map_fails_cleanly(classifier_dir: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "target 'MISC'" in result.output
+
+
+def test_evaluate_can_log_its_scores_to_mlflow(classifier_dir: Path, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--model", str(classifier_dir), "--data", str(FIXTURES / "conll"),
+         "--log-to-mlflow", "--tracking-uri", uri],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run_id = result.output.strip().splitlines()[-1].split()[4]
+    run = MlflowClient(tracking_uri=uri).get_run(run_id)
+    assert run.data.params["data"].endswith("conll")
+    assert 0.0 <= run.data.metrics["f1"] <= 1.0 and "PER_f1" in run.data.metrics

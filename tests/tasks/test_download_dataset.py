@@ -88,3 +88,35 @@ def test_real_corpus_splits_match_the_published_definition(tmp_path: Path) -> No
     splits = load_from_disk(str(out / "dataset"))
     # the empty-token quirk is kept as a word (scored O), not dropped or fatal
     assert any("" in tokens for tokens in splits["validation"]["tokens"])
+
+
+def test_hub_source_reads_any_load_dataset_folder_with_tag_names(tmp_path: Path) -> None:
+    # `load_dataset` on a local folder exercises the same code path as a hub id, offline
+    import json as jsonlib
+
+    folder = tmp_path / "hubdata"
+    folder.mkdir()
+    rows = {
+        "train": [{"tokens": ["Tim", "Cook"], "ner_tags": ["B-PER", "I-PER"]}],
+        "validation": [{"tokens": ["Paris"], "ner_tags": ["B-LOC"]}],
+        "test": [{"tokens": ["BBC", "news"], "ner_tags": ["B-ORG", "O"]}],
+    }
+    for split, items in rows.items():
+        lines = "\n".join(jsonlib.dumps(item) for item in items)
+        (folder / f"{split}.jsonl").write_text(lines + "\n", encoding="utf-8")
+    out = download_dataset(DataConfig(source="hub", hub_id=str(folder)), tmp_path / "work")
+    splits = load_from_disk(str(out / "dataset"))
+    assert splits["train"][0]["ner_tags"] == [1, 2]
+    assert splits["test"][0]["ner_tags"] == [3, 0]
+    assert read_manifest(out)["source"] == "hub"
+
+
+def test_hub_source_rejects_unknown_tags(tmp_path: Path) -> None:
+    folder = tmp_path / "hubdata"
+    folder.mkdir()
+    for split in ("train", "validation", "test"):
+        (folder / f"{split}.jsonl").write_text(
+            '{"tokens": ["x"], "ner_tags": ["B-MISC"]}\n', encoding="utf-8"
+        )
+    with pytest.raises(ValueError, match="train row 0: unknown tag 'B-MISC'"):
+        download_dataset(DataConfig(source="hub", hub_id=str(folder)), tmp_path / "work")
