@@ -15,15 +15,17 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCol
 
 from tasks.select_device import pick_device
 
-# The corpus is tokenized with URLs, @mentions and #hashtags kept whole, words with inner
-# apostrophes kept whole, and every other non-space symbol (punctuation, emoji) on its own;
-# raw text is split the same way so the model sees what it was trained on.
+# Raw text is split the way the corpus was (checked on its files): URLs and #hashtags
+# whole, "@" apart from the user name (the corpus tags each, both B-), contractions split
+# Penn-Treebank style (do n't, it 's), every other symbol (punctuation, emoji) on its own.
 _TOKEN = re.compile(
     r"https?://\S+|www\.\S+"  # URLs
-    r"|[@#]\w+"  # mentions and hashtags
-    r"|\w+(?:['\u2019]\w+)*"  # words, don't, O'Brien (straight or curly apostrophe)
-    r"|[^\w\s]",  # any other single symbol
-    re.UNICODE,
+    r"|\#\w+"  # hashtags
+    r"|\w+(?=n['\u2019]t\b)|n['\u2019]t\b"  # do|n't, ca|n't
+    r"|['\u2019](?:s|m|re|ve|ll|d)\b"  # 's 'm 're 've 'll 'd
+    r"|\w+"  # words, numbers, user names
+    r"|[^\w\s]",  # any other single symbol, "@" included
+    re.UNICODE | re.IGNORECASE,
 )
 
 
@@ -80,7 +82,21 @@ def spans_from_tags(
         close()
         current, kind = ([i], label) if prefix in {"B", "I"} else ([], "")
     close()
-    return spans
+    return _join_mentions(text, spans)
+
+
+def _join_mentions(text: str, spans: list[Span]) -> list[Span]:
+    # The corpus tags "@" and the user name after it as two entities of one type; a user
+    # wants the mention "@name" as one span.
+    joined: list[Span] = []
+    for span in spans:
+        last = joined[-1] if joined else None
+        if last and last.text == "@" and last.end == span.start and last.type == span.type:
+            score = round((last.score + span.score) / 2, 4)
+            joined[-1] = Span(span.type, text[last.start : span.end], last.start, span.end, score)
+        else:
+            joined.append(span)
+    return joined
 
 
 Aggregation = Literal["first", "average", "max"]

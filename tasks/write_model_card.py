@@ -57,8 +57,8 @@ sub-words. The epoch with the best validation entity F1 was kept.
 
 ## Intended use
 Tagging people, organisations and locations in English tweets and similar short, informal
-text. Raw text is split like the corpus (URLs, @mentions and #hashtags kept whole,
-punctuation on its own) before tagging.
+text. Raw text is split like the corpus (URLs and #hashtags whole, "@" apart from the
+user name, contractions split, punctuation on its own) before tagging.
 
 ## Known limits
 - Three entity types only (PER, ORG, LOC); no MISC, products, events or dates.

@@ -5,14 +5,26 @@ import pytest
 from tasks.predict_entities import EntityPredictor, Span, Word, pretokenize, spans_from_tags
 
 
-def test_pretokenize_keeps_urls_mentions_hashtags_and_offsets() -> None:
-    text = "RT @BarackObama: Great day in #Chicago! http://t.co/x1 don't 😀"
+def test_pretokenize_splits_like_the_corpus_with_offsets() -> None:
+    text = "RT @BarackObama: Great day in #Chicago! http://t.co/x1 don't, it's 😀"
     words = pretokenize(text)
     assert [w.text for w in words] == [
-        "RT", "@BarackObama", ":", "Great", "day", "in", "#Chicago", "!", "http://t.co/x1",
-        "don't", "😀",
+        "RT", "@", "BarackObama", ":", "Great", "day", "in", "#Chicago", "!", "http://t.co/x1",
+        "do", "n't", ",", "it", "'s", "😀",
     ]  # fmt: skip
     assert all(text[w.start : w.end] == w.text for w in words)
+
+
+def test_a_tagged_at_sign_and_user_name_become_one_mention() -> None:
+    text = "thanks @BBC and @ Tim"
+    words = pretokenize(text)  # thanks @ BBC and @ Tim
+    tags = ["O", "B-ORG", "B-ORG", "O", "B-PER", "B-PER"]
+    spans = spans_from_tags(text, words, tags, [1.0, 0.8, 0.6, 1.0, 1.0, 1.0])
+    assert [(s.type, s.text, s.score) for s in spans] == [
+        ("ORG", "@BBC", 0.7),
+        ("PER", "@", 1.0),  # not adjacent: left as the model tagged it
+        ("PER", "Tim", 1.0),
+    ]
 
 
 def test_spans_join_iob_tags_with_offsets_into_the_original_text() -> None:
