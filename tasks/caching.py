@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ from pydantic import BaseModel
 
 #: A finished output folder carries this file; its content is the folder's fingerprint.
 FINGERPRINT_FILE = "FINGERPRINT"
+#: ...and this one the seconds the step spent computing it (its cost, even on a cache hit).
+SECONDS_FILE = "SECONDS"
 
 #: Task parameters that name where to write, not what to compute: keyed by path string.
 OUTPUT_PARAMS = frozenset({"work_dir"})
@@ -116,17 +119,21 @@ def content_key(*parts: Any) -> str:
 
 
 @contextmanager
-def atomic_dir(final: Path, fingerprint: str) -> Iterator[Path]:
+def atomic_dir(final: Path, fingerprint: str, started: float | None = None) -> Iterator[Path]:
     """Yield a scratch folder that becomes `final` only if the block completes.
 
     Nothing half-written is ever visible at `final`: a crash leaves a `.tmp-*` folder
-    beside it, which the next attempt ignores (and a finished one cleans up).
+    beside it, which the next attempt ignores (and a finished one cleans up). With
+    `started` (a `time.perf_counter()` reading), the step's compute time is kept too.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     scratch = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir()
     try:
         yield scratch
+        if started is not None:
+            seconds = time.perf_counter() - started
+            (scratch / SECONDS_FILE).write_text(f"{seconds:.3f}\n", encoding="utf-8")
         (scratch / FINGERPRINT_FILE).write_text(fingerprint + "\n", encoding="utf-8")
         if final.exists():  # a concurrent writer finished first: its result is as good
             shutil.rmtree(scratch)
@@ -137,6 +144,12 @@ def atomic_dir(final: Path, fingerprint: str) -> Iterator[Path]:
         raise
     for stale in final.parent.glob(f".tmp-{final.name}-*"):
         shutil.rmtree(stale, ignore_errors=True)
+
+
+def compute_seconds(folder: Path) -> float | None:
+    """How long the step that wrote `folder` worked (None if it did not say)."""
+    path = folder / SECONDS_FILE
+    return float(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def is_complete(folder: Path) -> bool:

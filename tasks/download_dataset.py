@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import urllib.request
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def features() -> Features:
 
 def download_dataset(data: DataConfig, work_dir: Path) -> Path:
     """Build the configured corpus as a DatasetDict saved under `work_dir/datasets/`."""
+    started = time.perf_counter()
     files = _source_files(data, work_dir)
     checksums = {
         f"{split}/{path.name}": sha256_file(path)
@@ -76,7 +78,7 @@ def download_dataset(data: DataConfig, work_dir: Path) -> Path:
         "splits": {split: len(dataset[split]) for split in SPLITS},
         "fingerprint": fingerprint,
     }
-    with atomic_dir(out, fingerprint) as scratch:
+    with atomic_dir(out, fingerprint, started) as scratch:
         dataset.save_to_disk(str(scratch / "dataset"))
         (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     logger.info("dataset %s: %s", fingerprint, manifest["splits"])

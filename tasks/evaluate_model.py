@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, load_from_disk
+from seqeval.metrics import classification_report as seqeval_report
 
 from tasks.caching import (
     atomic_dir,
@@ -19,7 +21,7 @@ from tasks.caching import (
 from tasks.map_labels import Scheme, to_btc_tags
 from tasks.predict_entities import EntityPredictor, load_model, predict_word_tags
 from tasks.read_conll import LABELS, read_conll
-from tasks.score_entities import score_entities
+from tasks.score_entities import entity_strings, score_entities
 
 REPORT = "report.json"
 
@@ -35,6 +37,7 @@ def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir
     out = work_dir / "reports" / key
     if is_complete(out):
         return out
+    started = time.perf_counter()
     splits = load_from_disk(str(dataset_dir / "dataset"))
     tokenizer, network = load_model(model_dir)
     report: dict[str, Any] = {"max_length": max_length, "scored_per": "word", "splits": {}}
@@ -45,12 +48,44 @@ def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir
         predicted, _ = predict_word_tags(tokenizer, network, ds["tokens"], max_length)
         scores = score_entities(gold, predicted)
         scores["tweets"] = len(ds)
+        scores["report_text"] = seqeval_report(gold, predicted, digits=4, zero_division=0)
         report["splits"][split] = scores
         report.setdefault("predictions", {})[split] = predicted
+        if split == "validation":
+            report["validation_samples"] = sample_predictions(
+                ds["id"], ds["tokens"], gold, predicted
+            )
     report["labels"] = list(LABELS)
-    with atomic_dir(out, key) as scratch:
+    with atomic_dir(out, key, started) as scratch:
         (scratch / REPORT).write_text(json.dumps(report), encoding="utf-8")
     return out
+
+
+def sample_predictions(
+    ids: list[str],
+    tokens: list[list[str]],
+    gold: list[list[str]],
+    predicted: list[list[str]],
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Tweets with their gold and predicted entities, those with the most wrong words first."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for sid, words, g, p in zip(ids, tokens, gold, predicted, strict=True):
+        wrong = sum(a != b for a, b in zip(g, p, strict=True))
+        rows.append(
+            (
+                wrong,
+                {
+                    "id": sid,
+                    "text": " ".join(words),
+                    "gold": "; ".join(entity_strings(words, g)),
+                    "predicted": "; ".join(entity_strings(words, p)),
+                    "wrong_words": wrong,
+                },
+            )
+        )
+    rows.sort(key=lambda row: -row[0])
+    return [row for _, row in rows[:limit]]
 
 
 def score_conll(

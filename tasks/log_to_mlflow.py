@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import shutil
+import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,10 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from tasks.caching import uncached_task
+from tasks.caching import compute_seconds, uncached_task
 from tasks.config import RunConfig
 from tasks.download_dataset import read_manifest
 from tasks.evaluate_model import read_report
+from tasks.plot_results import save_figures
 from tasks.score_entities import flat_metrics
 from tasks.tokenize_dataset import read_stats
 from tasks.train_model import read_training_meta
@@ -116,6 +119,7 @@ def log_training_run(
     """
     import mlflow
 
+    started = time.perf_counter()
     uri, artifact_location = resolve_tracking_uri(config.tracking.tracking_uri)
     meta = read_training_meta(model_dir)
     model_key = meta["key"]
@@ -150,10 +154,17 @@ def log_training_run(
         DATA_TAG: manifest["fingerprint"],
         "nerflow.base_model": config.model.base_model,
         "nerflow.device": meta["device"],
+        **_code_tags(),
+        **_system_tags(),
     }
     if flow_run_id:
         tags[FLOW_RUN_TAG] = flow_run_id
-    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+        if ui := _prefect_ui_url():
+            tags["prefect.flow_run_url"] = f"{ui}/runs/flow-run/{flow_run_id}"
+    name = _run_name(config, manifest["fingerprint"])
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=name, tags=tags, log_system_metrics=True
+    ) as run:
         params = flatten_params(config)
         params.update(
             {
@@ -169,12 +180,20 @@ def log_training_run(
         )
         mlflow.log_params(params)
         _log_history(run.info.run_id, meta["log_history"], uri)
-        final: dict[str, float] = {"train_seconds": float(meta["train_seconds"])}
+        final: dict[str, float] = {
+            "train_seconds": float(meta["train_seconds"]),
+            "train_peak_rss_mb": float(meta.get("peak_rss_mb", 0.0)),
+        }
         for split, prefix in (("validation", "val_"), ("test", "test_")):
             final.update(flat_metrics(report["splits"][split], prefix))
+        stages = {"download": dataset_dir, "tokenize": tokenized_dir, "train": model_dir}
+        stages["evaluate"] = report_dir
+        for stage, folder in stages.items():
+            if (seconds := compute_seconds(folder)) is not None:
+                final[f"time_{stage}_s"] = seconds
         mlflow.log_metrics(final)
         _log_dataset(dataset_dir, manifest)
-        mlflow.log_artifact(str(report_dir / "report.json"), artifact_path="evaluation")
+        _log_evaluation(report, meta["log_history"])
         mlflow.log_dict(manifest, "data/manifest.json")
         card = model_card(config, manifest, report, meta)
         version = _log_model(model_dir, config.tracking.registered_model, card)
@@ -188,6 +207,7 @@ def log_training_run(
         }
         for key, value in version_tags.items():
             client.set_model_version_tag(config.tracking.registered_model, version, key, value)
+        mlflow.log_metric("time_log_s", time.perf_counter() - started)
     return LoggedModel(
         run_id=run.info.run_id,
         experiment_id=experiment_id,
@@ -198,20 +218,104 @@ def log_training_run(
     )
 
 
+def _run_name(config: RunConfig, data_fingerprint: str) -> str:
+    """Base model, key hyperparameters and data: what tells runs apart in the UI's list."""
+    base = Path(config.model.base_model).name or config.model.base_model
+    t = config.training
+    length = f"{t.max_steps}steps" if t.max_steps else f"{t.epochs:g}ep"
+    frozen = f"-last{config.model.train_last_layers}" if config.model.train_last_layers else ""
+    return (
+        f"{base}{frozen}-lr{t.learning_rate:g}-bs{t.batch_size}-{length}-data{data_fingerprint[:8]}"
+    )
+
+
+def _code_tags() -> dict[str, str]:
+    """The git commit of the code that ran (MLflow's own tag names), and whether it was dirty."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    if commit.returncode != 0:
+        return {}
+    return {
+        "mlflow.source.git.commit": commit.stdout.strip(),
+        "nerflow.git_dirty": str(bool(status.stdout.strip())).lower(),
+    }
+
+
+def _system_tags() -> dict[str, str]:
+    import platform
+
+    import psutil
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {
+        "system.cpus": str(os.cpu_count()),
+        "system.memory_gb": f"{psutil.virtual_memory().total / 2**30:.0f}",
+        "system.gpu": gpu,
+        "system.python": platform.python_version(),
+        "system.torch": torch.__version__,
+    }
+
+
+def _prefect_ui_url() -> str | None:
+    from prefect.settings import PREFECT_UI_URL
+
+    value = PREFECT_UI_URL.value()
+    return str(value).rstrip("/") if value else None
+
+
+def _log_evaluation(report: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """Figures, classification reports (JSON and text) and the sample-predictions table."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save_figures(report, history, Path(tmp))
+        mlflow.log_artifacts(tmp, artifact_path="figures")
+    for split, scores in report["splits"].items():
+        mlflow.log_text(scores["report_text"], f"evaluation/classification_report_{split}.txt")
+        plain = {k: v for k, v in scores.items() if k != "report_text"}
+        mlflow.log_dict(plain, f"evaluation/classification_report_{split}.json")
+    samples = report["validation_samples"]
+    table = {column: [row[column] for row in samples] for column in samples[0]} if samples else {}
+    if table:
+        mlflow.log_table(table, artifact_file="evaluation/validation_samples_errors_first.json")
+    mlflow.log_dict(
+        {k: v for k, v in report.items() if k != "validation_samples"},
+        "evaluation/report.json",
+    )
+
+
 def _log_history(run_id: str, history: list[dict[str, Any]], uri: str) -> None:
     """Per-step training loss and per-epoch validation scores, at the step they were taken."""
-    import time
-
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
     metrics = []
     for entry in history:
         step = int(entry.get("step", 0))
+        # The Trainer's closing entry holds run averages (train_loss is the mean loss):
+        # logged under their own names so they do not bend the per-step curves.
+        closing = "train_runtime" in entry
         for name, value in entry.items():
             if name in {"step", "total_flos"} or not isinstance(value, int | float):
                 continue
-            metric = "train_" + name if not name.startswith(("eval_", "train_", "epoch")) else name
+            if closing:
+                metric = "summary_" + name
+            elif name.startswith(("eval_", "epoch")):
+                metric = name
+            else:
+                metric = "train_" + name
             metrics.append(Metric(metric, float(value), now, step))
     for start in range(0, len(metrics), 1000):
         _client(uri).log_batch(run_id, metrics=metrics[start : start + 1000])

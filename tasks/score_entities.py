@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqeval.metrics import classification_report
+from seqeval.metrics.sequence_labeling import get_entities
 from sklearn.metrics import f1_score
 
 ENTITY_TYPES = ("PER", "ORG", "LOC")
@@ -48,7 +49,25 @@ def score_entities(gold: list[list[str]], predicted: list[list[str]]) -> dict[st
             f1_score(flat_gold, flat_pred, average="weighted", zero_division=0)
         ),
         "words": len(flat_gold),
+        "confusion": type_confusion(flat_gold, flat_pred),
     }
+
+
+def type_confusion(gold: list[str], predicted: list[str]) -> dict[str, Any]:
+    """Word-level counts of gold entity type (rows) against predicted type (columns), O included."""
+    labels = [*ENTITY_TYPES, "O"]
+    index = {name: i for i, name in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, predicted, strict=True):
+        matrix[index[g.partition("-")[2] or "O"]][index[p.partition("-")[2] or "O"]] += 1
+    return {"labels": labels, "matrix": matrix}
+
+
+def entity_strings(tokens: list[str], tags: list[str]) -> list[str]:
+    """`words/TYPE` for each entity in a tagged sentence, as seqeval reads the tags."""
+    return [
+        f"{' '.join(tokens[start : end + 1])}/{kind}" for kind, start, end in get_entities(tags)
+    ]
 
 
 def flat_metrics(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -8,6 +8,7 @@ from typing import Any
 from tasks.caching import uncached_task
 from tasks.evaluate_model import read_report
 from tasks.log_to_mlflow import LoggedModel, PromotionDecision
+from tasks.report_progress import publish_run_report
 from tasks.score_entities import ENTITY_TYPES
 from tasks.train_model import read_training_meta
 
@@ -30,7 +31,7 @@ def summarize_run(
                 for t in ENTITY_TYPES
             },
         }
-    return {
+    summary = {
         "scores": scores,
         "model_dir": str(model_dir),
         "device": meta["device"],
@@ -38,6 +39,42 @@ def summarize_run(
         "mlflow": logged.as_dict(),
         "promotion": decision.as_dict(),
     }
+    publish_run_report(format_markdown(summary), per_type_rows(summary))
+    return summary
+
+
+def per_type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per split and entity type (and overall): precision, recall, F1."""
+    return [
+        {"split": split, "type": name, **{k: round(v, 4) for k, v in scores[name].items()}}
+        for split, scores in summary["scores"].items()
+        for name in ("overall", *ENTITY_TYPES)
+    ]
+
+
+def format_markdown(summary: dict[str, Any]) -> str:
+    """The flow run's report for Prefect's UI: scores, promotion decision, MLflow pointers."""
+    ml, decision = summary["mlflow"], summary["promotion"]
+    rows = "\n".join(
+        f"| {r['split']} | {r['type']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} |"
+        for r in per_type_rows(summary)
+    )
+    state = "already registered; nothing new logged" if ml["reused"] else "newly registered"
+    return f"""# NER training run
+
+| split | type | precision | recall | F1 |
+|---|---|---|---|---|
+{rows}
+
+**Promotion**: `{decision["action"]}`: {decision["reason"]}. Champion is version
+{decision["champion"]}.
+
+**MLflow**: run `{ml["run_id"]}` (experiment {ml["experiment_id"]}) at `{ml["tracking_uri"]}`;
+model `{ml["registered_model"]}` version {ml["version"]} ({state}).
+
+Trained on {summary["device"]} in {summary["train_seconds"]:.0f} s; model files
+`{summary["model_dir"]}`.
+"""
 
 
 def format_summary(summary: dict[str, Any]) -> str:

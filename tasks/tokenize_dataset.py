@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ def tokenize_dataset(
     dataset_dir: Path, model: ModelConfig, data: DataConfig, work_dir: Path
 ) -> Path:
     """Tokenize every split without padding (the collator pads per batch) and save it."""
+    started = time.perf_counter()
     tokenizer = load_tokenizer(resolve_base_model(model.base_model), model.revision)
     key = content_key(
         fingerprint_path(dataset_dir),
@@ -130,7 +132,7 @@ def tokenize_dataset(
                 counts["tweets"],
                 data.max_length,
             )
-    with atomic_dir(out, key) as scratch:
+    with atomic_dir(out, key, started) as scratch:
         DatasetDict(splits).save_to_disk(str(scratch / "dataset"))
         tokenizer.save_pretrained(str(scratch / "tokenizer"))
         (scratch / STATS).write_text(json.dumps(stats, indent=2), encoding="utf-8")

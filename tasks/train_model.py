@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import resource
 import shutil
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from tasks.caching import (
 )
 from tasks.config import ModelConfig, TrainingConfig, resolve_base_model
 from tasks.read_conll import LABELS
+from tasks.report_progress import PrefectProgress
 from tasks.score_entities import flat_metrics, score_entities
 from tasks.select_device import pick_device
 from tasks.tokenize_dataset import IGNORE, load_tokenizer
@@ -91,6 +93,7 @@ def train_model(
     tokenized_dir: Path, model: ModelConfig, training: TrainingConfig, work_dir: Path
 ) -> Path:
     """Fine-tune on the train split, keep the best epoch by validation entity F1, save it."""
+    begun = time.perf_counter()
     key = content_key(fingerprint_path(tokenized_dir), model, training, code_version(train_model))
     out = work_dir / "models" / key
     if is_complete(out):
@@ -135,7 +138,7 @@ def train_model(
         eval_steps=training.max_steps or 500,
         save_steps=training.max_steps or 500,
         logging_strategy="steps",
-        logging_steps=20,
+        logging_steps=min(20, training.max_steps or 20),
         load_best_model_at_end=True,
         metric_for_best_model="f1",
         greater_is_better=True,
@@ -160,6 +163,7 @@ def train_model(
         ),
         processing_class=tokenizer,
         compute_metrics=_compute_metrics,
+        callbacks=[PrefectProgress()],
     )
     resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if resume:
@@ -181,9 +185,10 @@ def train_model(
         "best_validation_f1": trainer.state.best_metric,
         "resumed": resume,
         "log_history": trainer.state.log_history,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "trainable_parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
     }
-    with atomic_dir(out, key) as scratch:
+    with atomic_dir(out, key, begun) as scratch:
         trainer.save_model(str(scratch))
         tokenizer.save_pretrained(str(scratch))
         (scratch / TRAINING_META).write_text(

@@ -70,7 +70,22 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
         version.tags
     )
     artifacts = {a.path for a in client.list_artifacts(ml["run_id"])}
-    assert {"evaluation", "data"} <= artifacts
+    assert {"evaluation", "data", "figures"} <= artifacts
+    figures = {a.path: a.file_size for a in client.list_artifacts(ml["run_id"], "figures")}
+    assert set(figures) == {
+        "figures/learning_curves.png", "figures/per_type_scores.png",
+        "figures/confusion_validation.png", "figures/confusion_test.png",
+    }  # fmt: skip
+    assert all(size > 5000 for size in figures.values())
+    evaluation = {a.path for a in client.list_artifacts(ml["run_id"], "evaluation")}
+    assert "evaluation/classification_report_test.txt" in evaluation
+    assert "evaluation/validation_samples_errors_first.json" in evaluation
+    assert run.info.run_name.startswith("tiny-bert") and "-4steps-data" in run.info.run_name
+    assert len(run.data.tags["mlflow.source.git.commit"]) == 40
+    for stage in ("download", "tokenize", "train", "evaluate", "log"):
+        assert run.data.metrics[f"time_{stage}_s"] > 0
+    assert run.data.metrics["summary_train_loss"] > 0
+    check_prefect_artifacts(summary_flow_run_id(run))
     assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(run.data.metrics["test_f1"])
     assert summary["promotion"]["action"] == "first-champion"
     check_logged_model(ml["tracking_uri"])
@@ -144,3 +159,26 @@ def check_logged_model(uri: str) -> None:
     local = mlflow.artifacts.download_artifacts("models:/test-ner/1")
     card = (Path(local) / "README.md").read_text(encoding="utf-8")
     assert "CC BY 4.0" in card and "| test | PER |" in card
+
+
+def summary_flow_run_id(run) -> str:
+    return run.data.tags["prefect.flow_run_id"]
+
+
+def check_prefect_artifacts(flow_run_id: str) -> None:
+    """The flow run carries its markdown report, per-type table and training progress."""
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)])
+            )
+        )
+    by_key = {a.key: a for a in artifacts}
+    assert {"ner-run-report", "ner-per-type-scores", "training-progress"} <= set(by_key)
+    assert "| test | PER |" in str(by_key["ner-run-report"].data)
+    assert float(by_key["training-progress"].data) == 100.0
