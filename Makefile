@@ -18,7 +18,7 @@ export NERFLOW_BTC_DIR ?= $(BTC_DIR)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format ui clean
+.PHONY: help install browser train test lint format ui clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,12 @@ install: $(VENV)/.installed ## create .venv with the CPU torch and the project (
 train: install ## train on BTC with the offline MiniLM, log and register in MLflow, print a summary
 	$(VENV)/bin/nerflow train $(TRAIN_ARGS)
 
-test: install ## run the whole test suite (unit, end-to-end flow, real-corpus reader)
+browser: ## install Debian's chromium + chromium-driver for the browser test (needs root)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null; }
+
+test: install browser ## run the whole test suite (unit, flow end to end, real corpus, browser)
 	$(PY) -m pytest
 
 lint: install ## ruff lint + format check, mypy

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 MODEL_KEY_TAG = "nerflow.model_key"
 DATA_TAG = "nerflow.data_fingerprint"
 FLOW_RUN_TAG = "prefect.flow_run_id"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
 #: The seed article's example sentence: the logged model's input example.
 SEED_EXAMPLE = "Zachary Raicik works for Corvus and lives in San Diego"
 
@@ -138,14 +140,7 @@ def log_training_run(
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    experiment = mlflow.get_experiment_by_name(config.tracking.experiment)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else mlflow.create_experiment(
-            config.tracking.experiment, artifact_location=artifact_location
-        )
-    )
+    experiment_id = _experiment_id(config.tracking.experiment, artifact_location)
     manifest = read_manifest(dataset_dir)
     report = read_report(report_dir)
     stats = read_stats(tokenized_dir)
@@ -179,7 +174,7 @@ def log_training_run(
             }
         )
         mlflow.log_params(params)
-        _log_history(run.info.run_id, meta["log_history"], uri)
+        _log_history(run.info.run_id, meta["log_history"], meta.get("system_samples", []), uri)
         final: dict[str, float] = {
             "train_seconds": float(meta["train_seconds"]),
             "train_peak_rss_mb": float(meta.get("peak_rss_mb", 0.0)),
@@ -216,6 +211,25 @@ def log_training_run(
         tracking_uri=uri,
         reused=False,
     )
+
+
+def _experiment_id(name: str, artifact_location: str | None) -> str:
+    """The experiment's id, created if needed, marked as model training for MLflow's UI.
+
+    Without the kind tag MLflow 3's UI opens an experiment on its GenAI (traces) view.
+    """
+    import mlflow
+
+    found = mlflow.get_experiment_by_name(name)
+    if found is None:
+        return mlflow.create_experiment(
+            name, artifact_location=artifact_location, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND}
+        )
+    if found.tags.get(EXPERIMENT_KIND_TAG) is None:
+        _client(mlflow.get_tracking_uri()).set_experiment_tag(
+            found.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND
+        )
+    return str(found.experiment_id)
 
 
 def _run_name(config: RunConfig, data_fingerprint: str) -> str:
@@ -296,8 +310,11 @@ def _log_evaluation(report: dict[str, Any], history: list[dict[str, Any]]) -> No
     )
 
 
-def _log_history(run_id: str, history: list[dict[str, Any]], uri: str) -> None:
-    """Per-step training loss and per-epoch validation scores, at the step they were taken."""
+def _log_history(
+    run_id: str, history: list[dict[str, Any]], samples: list[dict[str, float]], uri: str
+) -> None:
+    """Per-step training loss, per-epoch validation scores and the machine's load while
+    training (`system/...`, as MLflow names system metrics), each at its training step."""
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
@@ -317,6 +334,11 @@ def _log_history(run_id: str, history: list[dict[str, Any]], uri: str) -> None:
             else:
                 metric = "train_" + name
             metrics.append(Metric(metric, float(value), now, step))
+    for sample in samples:
+        step = int(sample["step"])
+        for name, value in sample.items():
+            if name != "step":
+                metrics.append(Metric(f"system/{name}", float(value), now, step))
     for start in range(0, len(metrics), 1000):
         _client(uri).log_batch(run_id, metrics=metrics[start : start + 1000])
 
@@ -430,12 +452,7 @@ def log_evaluation(
 
     uri, artifact_location = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
-    found = mlflow.get_experiment_by_name(experiment)
-    experiment_id = (
-        found.experiment_id
-        if found
-        else mlflow.create_experiment(experiment, artifact_location=artifact_location)
-    )
+    experiment_id = _experiment_id(experiment, artifact_location)
     with mlflow.start_run(experiment_id=experiment_id, tags={"nerflow.kind": "evaluation"}) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(flat_metrics(scores))

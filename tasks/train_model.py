@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 from datasets import DatasetDict, load_from_disk
 from transformers import (
@@ -20,6 +21,7 @@ from transformers import (
     EvalPrediction,
     PreTrainedModel,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
 )
 
@@ -87,6 +89,29 @@ def _compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     )
     gold, pred = decode_labels(np.argmax(logits, axis=-1), np.asarray(prediction.label_ids))
     return flat_metrics(score_entities(gold, pred))
+
+
+class SystemSampler(TrainerCallback):
+    """Samples CPU use, resident memory and GPU memory every few steps while training."""
+
+    def __init__(self, every_steps: int = 20) -> None:
+        self.every_steps = every_steps
+        self.samples: list[dict[str, float]] = []
+        self._process = psutil.Process()
+        self._process.cpu_percent()  # the first reading only starts the clock
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Record one sample at every `every_steps`-th step."""
+        if state.global_step % self.every_steps:
+            return
+        sample = {
+            "step": float(state.global_step),
+            "cpu_percent": self._process.cpu_percent(),
+            "rss_mb": self._process.memory_info().rss / 2**20,
+        }
+        if torch.cuda.is_available():
+            sample["gpu_memory_mb"] = torch.cuda.memory_allocated() / 2**20
+        self.samples.append(sample)
 
 
 def train_model(
@@ -163,7 +188,7 @@ def train_model(
         ),
         processing_class=tokenizer,
         compute_metrics=_compute_metrics,
-        callbacks=[PrefectProgress()],
+        callbacks=[PrefectProgress(), sampler := SystemSampler(min(20, training.max_steps or 20))],
     )
     resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if resume:
@@ -185,6 +210,7 @@ def train_model(
         "best_validation_f1": trainer.state.best_metric,
         "resumed": resume,
         "log_history": trainer.state.log_history,
+        "system_samples": sampler.samples,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "trainable_parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
     }

@@ -85,6 +85,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     for stage in ("download", "tokenize", "train", "evaluate", "log"):
         assert run.data.metrics[f"time_{stage}_s"] > 0
     assert run.data.metrics["summary_train_loss"] > 0
+    assert client.get_metric_history(ml["run_id"], "system/rss_mb")
     check_prefect_artifacts(summary_flow_run_id(run))
     assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(run.data.metrics["test_f1"])
     assert summary["promotion"]["action"] == "first-champion"

@@ -1,0 +1,164 @@
+"""What a user sees: a real tiny run in the MLflow UI, opened in headless Chromium.
+
+Needs Debian's `chromium` and `chromium-driver` (`make browser` installs them; CI does).
+Screenshots land in test-output/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.train_ner import train_ner
+from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
+from tests.conftest import CONLL_DIR
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict:
+    """One real flow run with the tiny model, tracked in a temporary SQLite store."""
+    root = tmp_path_factory.mktemp("ui-store")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with prefect_test_harness(server_startup_timeout=120):
+        summary = train_ner(
+            data=DataConfig(source="conll", local_dir=CONLL_DIR, max_length=32),
+            model=ModelConfig(base_model=str(tiny_model_dir)),
+            training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3),
+            tracking=TrackingConfig(
+                tracking_uri=uri, experiment="ui-test", registered_model="ui-ner"
+            ),
+            work_dir=root / "work",
+        )
+    return {"uri": uri, "root": root, **summary["mlflow"]}
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(tiny_run: dict) -> Iterator[str]:
+    """`mlflow server` on a free loopback port over the run's store; stopped afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")), "server",
+            "--backend-store-uri", tiny_run["uri"],
+            "--default-artifact-root", str(tiny_run["root"] / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(f"mlflow server exited with {process.returncode}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not listen within 90 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Headless Debian Chromium driven by Selenium, with no calls out of this machine."""
+    if not (CHROMIUM and DRIVER):
+        pytest.fail("needs Debian's chromium and chromium-driver: run `make browser`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for_text(driver, *texts: str, timeout: float = 60) -> str:
+    """Wait until the rendered page shows every text; return the page's visible text."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    body = ""
+    while time.monotonic() < deadline:
+        body = driver.find_element(By.TAG_NAME, "body").text
+        if all(text in body for text in texts):
+            return body
+        time.sleep(0.5)
+    driver.save_screenshot(str(SHOTS / "failure.png"))
+    raise AssertionError(f"page never showed {texts}; it shows: {body[:600]!r}")
+
+
+def test_experiment_page_lists_the_run(browser, mlflow_ui: str, tiny_run: dict) -> None:
+    from mlflow import MlflowClient
+
+    name = MlflowClient(tracking_uri=tiny_run["uri"]).get_run(tiny_run["run_id"]).info.run_name
+    browser.get(f"{mlflow_ui}/#/experiments/{tiny_run['experiment_id']}/runs")
+    wait_for_text(browser, name)
+    browser.save_screenshot(str(SHOTS / "experiment.png"))
+
+
+def test_run_page_shows_metrics_and_figures(browser, mlflow_ui: str, tiny_run: dict) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = f"{mlflow_ui}/#/experiments/{tiny_run['experiment_id']}/runs/{tiny_run['run_id']}"
+    browser.get(base)
+    wait_for_text(browser, "test_f1", "val_f1")
+    browser.save_screenshot(str(SHOTS / "run-overview.png"))
+    browser.get(f"{base}/artifacts/figures/per_type_scores.png")
+    wait_for_text(browser, "figures", "per_type_scores.png")
+    deadline = time.monotonic() + 60
+    loaded = False
+    while time.monotonic() < deadline and not loaded:
+        loaded = any(
+            img.get_attribute("src") and (img.get_property("naturalWidth") or 0) > 200
+            for img in browser.find_elements(By.TAG_NAME, "img")
+        )
+        time.sleep(0.5)
+    browser.save_screenshot(str(SHOTS / "run-figure.png"))
+    assert loaded, "the per-type figure did not render"
+
+
+def test_registered_model_page_shows_version_and_alias(
+    browser, mlflow_ui: str, tiny_run: dict
+) -> None:
+    browser.get(f"{mlflow_ui}/#/models/ui-ner")
+    wait_for_text(browser, "Version 1", "champion")
+    browser.save_screenshot(str(SHOTS / "registered-model.png"))
