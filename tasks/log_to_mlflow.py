@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +123,50 @@ def log_training_run(
     A model already registered (same trained-model fingerprint) is reported, not
     registered again: a rerun that trained nothing new adds nothing to the registry.
     """
+    uri, _ = resolve_tracking_uri(config.tracking.tracking_uri)
+    with registry_lock(uri, config.tracking.registered_model):
+        return _log_training_run(
+            config, dataset_dir, tokenized_dir, model_dir, report_dir, flow_run_id
+        )
+
+
+@contextmanager
+def registry_lock(uri: str, registered_model: str, timeout: float = 1800) -> Iterator[None]:
+    """Serialize registry writes for one registered model across processes on this machine.
+
+    Two runs finishing together would otherwise both see "not registered yet" and register
+    the same model twice, or move an alias from stale reads. (Processes on other machines
+    sharing a remote tracking server are not covered by a local file lock.)
+    """
+    digest = hashlib.sha256(f"{uri}|{registered_model}".encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "nerflow-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with (folder / f"registry-{digest}.lock").open("w") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"registry of {registered_model!r} stayed locked for {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _log_training_run(
+    config: RunConfig,
+    dataset_dir: Path,
+    tokenized_dir: Path,
+    model_dir: Path,
+    report_dir: Path,
+    flow_run_id: str | None,
+) -> LoggedModel:
     import mlflow
 
     started = time.perf_counter()
@@ -141,6 +189,7 @@ def log_training_run(
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     experiment_id = _experiment_id(config.tracking.experiment, artifact_location)
+    _end_abandoned_runs(uri, experiment_id)
     manifest = read_manifest(dataset_dir)
     report = read_report(report_dir)
     stats = read_stats(tokenized_dir)
@@ -200,9 +249,14 @@ def log_training_run(
             "val_f1": f"{final['val_f1']:.4f}",
             "test_f1": f"{final['test_f1']:.4f}",
         }
-        for key, value in version_tags.items():
-            client.set_model_version_tag(config.tracking.registered_model, version, key, value)
-        mlflow.log_metric("time_log_s", time.perf_counter() - started)
+        try:
+            for key, value in version_tags.items():
+                client.set_model_version_tag(config.tracking.registered_model, version, key, value)
+            mlflow.log_metric("time_log_s", time.perf_counter() - started)
+        except BaseException:
+            # A version without its scores would look like a finished model: take it back.
+            client.delete_model_version(config.tracking.registered_model, version)
+            raise
     return LoggedModel(
         run_id=run.info.run_id,
         experiment_id=experiment_id,
@@ -211,6 +265,22 @@ def log_training_run(
         tracking_uri=uri,
         reused=False,
     )
+
+
+def _end_abandoned_runs(uri: str, experiment_id: str) -> None:
+    """Mark training runs left RUNNING by a killed process as KILLED.
+
+    Called under the registry lock, where no other training run of this machine can be
+    logging, so a RUNNING training run is one whose process died mid-log.
+    """
+    client = _client(uri)
+    for run in client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    ):
+        if MODEL_KEY_TAG in run.data.tags:
+            client.set_tag(run.info.run_id, "nerflow.ended_by", "next run: process was killed")
+            client.set_terminated(run.info.run_id, status="KILLED")
+            logger.warning("MLflow run %s was left RUNNING; marked KILLED", run.info.run_id)
 
 
 def _experiment_id(name: str, artifact_location: str | None) -> str:
@@ -557,63 +627,70 @@ def gate_new_version(
     The old champion keeps `previous-champion`; a version that does not win gets
     `challenger` and a tag with both scores. The test split never decides.
     """
-    client = _client(uri)
-    new = _evaluated_version(client, name, version)
-    new_f1 = _val_f1(new)
-    champion = _alias_version(client, name, CHAMPION)
-    champion_f1 = _val_f1(champion) if champion is not None else None
-    if reused or (champion is not None and str(champion.version) == version):
-        holder = str(champion.version) if champion is not None else version
-        return PromotionDecision(
-            "unchanged", version, holder, None, new_f1, champion_f1,
-            "model already registered; no new version to judge",
-        )  # fmt: skip
-    if champion is None or champion_f1 is None:
-        _move_alias(client, name, CHAMPION, version, actor)
-        reason = f"first evaluated version: champion with val F1 {new_f1:.4f}"
-        decision = PromotionDecision("first-champion", version, version, None, new_f1, None, reason)
-    elif new_f1 is not None and new_f1 > champion_f1 and new_f1 - champion_f1 >= margin:
-        old = _move_alias(client, name, CHAMPION, version, actor)
-        if old is not None:
-            _move_alias(client, name, PREVIOUS, old, actor)
-        reason = (
-            f"val F1 {new_f1:.4f} beats champion v{champion.version} ({champion_f1:.4f}) "
-            f"by at least {margin}"
-        )
-        decision = PromotionDecision("promoted", version, version, old, new_f1, champion_f1, reason)
-    else:
-        _move_alias(client, name, CHALLENGER, version, actor)
-        reason = (
-            f"val F1 {new_f1:.4f} does not beat champion v{champion.version} "
-            f"({champion_f1:.4f}) by the margin {margin}"
-        )
-        decision = PromotionDecision(
-            "challenger", version, str(champion.version), None, new_f1, champion_f1, reason
-        )
-    client.set_model_version_tag(name, version, DECISION_TAG, f"{decision.action}: {reason}")
-    return decision
+    with registry_lock(uri, name):
+        client = _client(uri)
+        new = _evaluated_version(client, name, version)
+        new_f1 = _val_f1(new)
+        champion = _alias_version(client, name, CHAMPION)
+        champion_f1 = _val_f1(champion) if champion is not None else None
+        if reused or (champion is not None and str(champion.version) == version):
+            holder = str(champion.version) if champion is not None else version
+            return PromotionDecision(
+                "unchanged", version, holder, None, new_f1, champion_f1,
+                "model already registered; no new version to judge",
+            )  # fmt: skip
+        if champion is None or champion_f1 is None:
+            _move_alias(client, name, CHAMPION, version, actor)
+            reason = f"first evaluated version: champion with val F1 {new_f1:.4f}"
+            decision = PromotionDecision(
+                "first-champion", version, version, None, new_f1, None, reason
+            )
+        elif new_f1 is not None and new_f1 > champion_f1 and new_f1 - champion_f1 >= margin:
+            old = _move_alias(client, name, CHAMPION, version, actor)
+            if old is not None:
+                _move_alias(client, name, PREVIOUS, old, actor)
+            reason = (
+                f"val F1 {new_f1:.4f} beats champion v{champion.version} ({champion_f1:.4f}) "
+                f"by at least {margin}"
+            )
+            decision = PromotionDecision(
+                "promoted", version, version, old, new_f1, champion_f1, reason
+            )
+        else:
+            _move_alias(client, name, CHALLENGER, version, actor)
+            reason = (
+                f"val F1 {new_f1:.4f} does not beat champion v{champion.version} "
+                f"({champion_f1:.4f}) by the margin {margin}"
+            )
+            decision = PromotionDecision(
+                "challenger", version, str(champion.version), None, new_f1, champion_f1, reason
+            )
+        client.set_model_version_tag(name, version, DECISION_TAG, f"{decision.action}: {reason}")
+        return decision
 
 
 def promote_version(uri: str, name: str, version: str, alias: str, actor: str) -> str | None:
     """Manually point `alias` at an evaluated version; champion's old holder becomes previous."""
-    client = _client(uri)
-    _evaluated_version(client, name, version)
-    old = _move_alias(client, name, alias, version, actor)
-    if alias == CHAMPION and old is not None and old != version:
-        _move_alias(client, name, PREVIOUS, old, actor)
-    return old
+    with registry_lock(uri, name):
+        client = _client(uri)
+        _evaluated_version(client, name, version)
+        old = _move_alias(client, name, alias, version, actor)
+        if alias == CHAMPION and old is not None and old != version:
+            _move_alias(client, name, PREVIOUS, old, actor)
+        return old
 
 
 def rollback_champion(uri: str, name: str, actor: str) -> tuple[str, str]:
     """Move champion back to previous-champion (and previous-champion to the demoted one)."""
-    client = _client(uri)
-    previous = _alias_version(client, name, PREVIOUS)
-    champion = _alias_version(client, name, CHAMPION)
-    if previous is None or champion is None:
-        raise RegistryError(f"{name}: nothing to roll back to (no {PREVIOUS!r} alias)")
-    _move_alias(client, name, CHAMPION, str(previous.version), actor)
-    _move_alias(client, name, PREVIOUS, str(champion.version), actor)
-    return str(champion.version), str(previous.version)
+    with registry_lock(uri, name):
+        client = _client(uri)
+        previous = _alias_version(client, name, PREVIOUS)
+        champion = _alias_version(client, name, CHAMPION)
+        if previous is None or champion is None:
+            raise RegistryError(f"{name}: nothing to roll back to (no {PREVIOUS!r} alias)")
+        _move_alias(client, name, CHAMPION, str(previous.version), actor)
+        _move_alias(client, name, PREVIOUS, str(champion.version), actor)
+        return str(champion.version), str(previous.version)
 
 
 def list_versions(uri: str, name: str) -> list[dict[str, Any]]:

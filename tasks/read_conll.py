@@ -61,9 +61,9 @@ def read_conll(path: Path, labels: tuple[str, ...] | None = LABELS) -> list[Sent
                 sentences.append(Sentence(tokens, tags, start))
                 tokens, tags = [], []
             continue
-        if line.startswith("-DOCSTART-"):
-            continue
         columns = line.split("\t") if "\t" in line else line.split()
+        if columns[0].strip() == "-DOCSTART-":  # CoNLL-2003's document marker, not a word
+            continue
         if len(columns) != 2:
             raise ConllFormatError(
                 f"{path}:{lineno}: expected 2 columns TOKEN<TAB>TAG, found {len(columns)}: "

@@ -120,3 +120,16 @@ def test_hub_source_rejects_unknown_tags(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match="train row 0: unknown tag 'B-MISC'"):
         download_dataset(DataConfig(source="hub", hub_id=str(folder)), tmp_path / "work")
+
+
+def test_a_truncated_file_and_an_empty_split_are_named(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CONLL_DIR, corpus)
+    text = (corpus / "train.conll").read_text(encoding="utf-8")
+    (corpus / "train.conll").write_text(text[: text.index("B-LOC") + 2], encoding="utf-8")
+    with pytest.raises(ConllFormatError, match=r"train\.conll:7: unknown tag 'B-'"):
+        download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+    (corpus / "train.conll").write_text(text, encoding="utf-8")
+    (corpus / "test.conll").write_text("-DOCSTART-\tO\n\n", encoding="utf-8")
+    with pytest.raises(ConllFormatError, match=r"test\.conll: no tokens found"):
+        download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")

@@ -80,3 +80,44 @@ def test_invalid_training_settings_are_rejected() -> None:
         TrainingConfig(learning_rate=-1e-5)
     with pytest.raises(ValidationError, match="epochs"):
         TrainingConfig(epochs=0)
+
+
+def test_a_killed_training_resumes_from_its_last_checkpoint(
+    tmp_path: Path, tiny_model_dir: Path, tokenized: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = ModelConfig(base_model=str(tiny_model_dir))
+    training = TrainingConfig(epochs=40, batch_size=4, learning_rate=1e-3)
+    model_json, training_json = model.model_dump_json(), training.model_dump_json()
+    script = (
+        "from pathlib import Path;"
+        "from tasks.config import ModelConfig as M, TrainingConfig as T;"
+        "from tasks.train_model import train_model;"
+        f"train_model(Path({str(tokenized)!r}), M.model_validate_json({model_json!r}),"
+        f" T.model_validate_json({training_json!r}), Path({str(tmp_path)!r}))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())
+    checkpoints = tmp_path / "checkpoints"
+    deadline = time.monotonic() + 180
+    reached: list[int] = []
+    while time.monotonic() < deadline and process.poll() is None:
+        reached = [int(p.name.split("-")[1]) for p in checkpoints.glob("*/checkpoint-*")]
+        if reached and max(reached) >= 9:  # three epochs of three steps saved
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert reached and max(reached) >= 9, "training never wrote its third checkpoint"
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+    out = train_model(tokenized, model, training, tmp_path)
+    meta = read_training_meta(out)
+    assert meta["resumed"] is True
+    assert meta["global_steps"] == 120  # 40 epochs x 3 steps: finished, not restarted
+    first_logged = min(e["step"] for e in meta["log_history"] if "eval_f1" in e)
+    assert first_logged == 3  # the history before the kill came back with the checkpoint
