@@ -229,4 +229,4 @@ def read_training_meta(model_dir: Path) -> dict[str, Any]:
     return json.loads((model_dir / TRAINING_META).read_text(encoding="utf-8"))
 
 
-train_model_task = cached_task(train_model, name="train-model")
+train_model_task = cached_task(train_model, name="train-model", retries=1, retry_delay_seconds=5)
