@@ -86,6 +86,9 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="stop after N optimizer steps")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="[1e-4]")] = None,
     batch_size: Annotated[int | None, typer.Option(help="[32]")] = None,
+    max_tokens_per_batch: Annotated[
+        int | None, typer.Option(help="token-budget batching: padded sub-words per batch")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="[42]")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda")] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment [btc-ner]")] = None,
@@ -123,6 +126,7 @@ def train(
                     "max_steps": max_steps,
                     "learning_rate": learning_rate,
                     "batch_size": batch_size,
+                    "max_tokens_per_batch": max_tokens_per_batch,
                     "seed": seed,
                     "device": device,
                 },

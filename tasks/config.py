@@ -86,6 +86,12 @@ class TrainingConfig(_Config):
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     seed: int = 42
     sampling: Literal["group_by_length", "random"] = "group_by_length"
+    max_tokens_per_batch: int | None = Field(
+        default=None,
+        ge=64,
+        description="token-budget batching: length-sorted batches of up to N padded sub-words "
+        "(batch_size then only caps nothing; sampling is ignored)",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 

@@ -92,31 +92,13 @@ def tokenize_dataset(
     if is_complete(out):
         return out
     raw: DatasetDict = load_from_disk(str(dataset_dir / "dataset"))
-
-    def encode(batch: dict[str, list[Any]], all_subwords: bool) -> dict[str, list[Any]]:
-        encoded = tokenizer(
-            batch["tokens"], is_split_into_words=True, truncation=True, max_length=data.max_length
-        )
-        encoded["labels"] = [
-            align_labels(encoded.word_ids(i), tags, all_subwords)
-            for i, tags in enumerate(batch["ner_tags"])
-        ]
-        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
-        return dict(encoded)
-
     stats: dict[str, dict[str, int]] = {}
     splits = {}
     for split, ds in raw.items():
         # Validation and test stay first-sub-word labelled whatever the option: they are
         # scored per word, once each.
         all_subwords = data.label_all_subwords and split == "train"
-        encoded = ds.map(
-            encode,
-            batched=True,
-            fn_kwargs={"all_subwords": all_subwords},
-            remove_columns=ds.column_names,
-            desc=f"tokenize {split}",
-        )
+        encoded = encode_split(tokenizer, ds, data.max_length, all_subwords, f"tokenize {split}")
         stats[split] = {
             "tweets": len(encoded),
             "subwords": int(sum(encoded["length"])),
@@ -137,6 +119,25 @@ def tokenize_dataset(
         tokenizer.save_pretrained(str(scratch / "tokenizer"))
         (scratch / STATS).write_text(json.dumps(stats, indent=2), encoding="utf-8")
     return out
+
+
+def encode_split(
+    tokenizer: Any, ds: Any, max_length: int, all_subwords: bool = False, desc: str | None = None
+) -> Any:
+    """Sub-word ids, aligned labels and lengths for a split of words and word tags, unpadded."""
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        encoded = tokenizer(
+            batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length
+        )
+        encoded["labels"] = [
+            align_labels(encoded.word_ids(i), tags, all_subwords)
+            for i, tags in enumerate(batch["ner_tags"])
+        ]
+        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        return dict(encoded)
+
+    return ds.map(encode, batched=True, remove_columns=ds.column_names, desc=desc)
 
 
 def _count_truncated(tokenizer: Any, raw: Any, encoded: Any, max_length: int) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import resource
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import numpy as np
 import psutil
 import torch
 from datasets import DatasetDict, load_from_disk
+from torch.utils.data import DataLoader, Sampler
 from transformers import (
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
@@ -114,6 +117,67 @@ class SystemSampler(TrainerCallback):
         self.samples.append(sample)
 
 
+class TokenBudgetSampler(Sampler[list[int]]):
+    """Batches of similar-length tweets whose padded size (longest x count) fits a budget.
+
+    Short tweets travel in big batches and long ones in small, so each step costs about
+    the same and almost no compute goes to padding. Batch order is reshuffled each epoch.
+    """
+
+    def __init__(self, lengths: list[int], budget: int, seed: int) -> None:
+        if max(lengths, default=0) > budget:
+            raise ValueError(f"a tweet of {max(lengths)} sub-words exceeds the budget {budget}")
+        self.batches = token_budget_batches(lengths, budget)
+        self.seed = seed
+        self.epoch = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = list(range(len(self.batches)))
+        random.Random(self.seed + self.epoch).shuffle(order)
+        self.epoch += 1
+        return (self.batches[i] for i in order)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def token_budget_batches(lengths: list[int], budget: int) -> list[list[int]]:
+    """Cut length-sorted indices into batches whose longest x count stays within `budget`."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # sorted ascending, so the newcomer is the longest of its batch
+        if current and lengths[index] * (len(current) + 1) > budget:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class _TokenBudgetTrainer(Trainer):
+    """A Trainer whose training batches come from a `TokenBudgetSampler`."""
+
+    def __init__(self, *args: Any, token_budget: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.token_budget = token_budget
+
+    def get_train_dataloader(self) -> DataLoader:
+        """Token-budget batches instead of a fixed batch size."""
+        assert self.train_dataset is not None
+        lengths = list(self.train_dataset["length"])
+        dataset = self._remove_unused_columns(self.train_dataset, description="training")
+        loader = DataLoader(
+            dataset,
+            batch_sampler=TokenBudgetSampler(lengths, self.token_budget, self.args.seed),
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
+        return self.accelerator.prepare(loader)
+
+
 def train_model(
     tokenized_dir: Path, model: ModelConfig, training: TrainingConfig, work_dir: Path
 ) -> Path:
@@ -175,10 +239,16 @@ def train_model(
         fp16=precision == "fp16",
         tf32=device == "cuda" and precision == "bf16",
         dataloader_pin_memory=device == "cuda",
+        # GPU: feed it from worker processes and use the fused AdamW kernel.
+        dataloader_num_workers=2 if device == "cuda" else 0,
+        optim="adamw_torch_fused" if device == "cuda" else "adamw_torch",
         report_to="none",
         save_only_model=False,
     )
-    trainer = Trainer(
+    budget = training.max_tokens_per_batch
+    extra: dict[str, Any] = {"token_budget": budget} if budget else {}
+    trainer = (_TokenBudgetTrainer if budget else Trainer)(
+        **extra,
         model=network,
         args=args,
         train_dataset=data["train"],

@@ -121,3 +121,33 @@ def test_a_killed_training_resumes_from_its_last_checkpoint(
     assert meta["global_steps"] == 120  # 40 epochs x 3 steps: finished, not restarted
     first_logged = min(e["step"] for e in meta["log_history"] if "eval_f1" in e)
     assert first_logged == 3  # the history before the kill came back with the checkpoint
+
+
+def test_token_budget_batches_cover_every_tweet_within_the_budget() -> None:
+    from tasks.train_model import TokenBudgetSampler, token_budget_batches
+
+    lengths = [5, 40, 12, 12, 33, 7, 64, 20, 9, 11]
+    batches = token_budget_batches(lengths, budget=64)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert max(lengths[i] for i in batch) * len(batch) <= 64
+    assert len(batches[0]) > len(batches[-1])  # short tweets share big batches
+    sampler = TokenBudgetSampler(lengths, 64, seed=1)
+    first, second = list(sampler), list(sampler)
+    assert sorted(map(tuple, first)) == sorted(map(tuple, second)) and len(sampler) == len(batches)
+    with pytest.raises(ValueError, match="tweet of 64 sub-words exceeds the budget 32"):
+        TokenBudgetSampler(lengths, 32, seed=1)
+
+
+def test_training_with_a_token_budget(
+    tmp_path: Path, tiny_model_dir: Path, tokenized: Path
+) -> None:
+    from datasets import load_from_disk
+
+    from tasks.train_model import token_budget_batches
+
+    model = ModelConfig(base_model=str(tiny_model_dir))
+    training = TrainingConfig(epochs=2, max_tokens_per_batch=64, learning_rate=1e-3)
+    meta = read_training_meta(train_model(tokenized, model, training, tmp_path))
+    lengths = load_from_disk(str(tokenized / "dataset"))["train"]["length"]
+    assert meta["global_steps"] == 2 * len(token_budget_batches(lengths, 64))
