@@ -18,7 +18,7 @@ export NERFLOW_BTC_DIR ?= $(BTC_DIR)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser train test lint format ui clean
+.PHONY: help install browser train test lint format ui bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ format: install ## apply ruff fixes and formatting
 ui: install ## open the MLflow UI over ./mlruns on http://127.0.0.1:5000 (MLFLOW_PORT=...)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+bench: install ## full benchmark vs the seed pipeline (about 10 min on 2 cores): bench/benchmark.md
+	$(VENV)/bin/nerflow bench --full --out bench
+
+bench-quick: install ## the same comparisons with small step counts (minutes)
+	$(VENV)/bin/nerflow bench --quick --out bench
 
 clean: ## remove caches of datasets and models (.nerflow) and Prefect's local state (.prefect)
 	rm -rf .nerflow .prefect

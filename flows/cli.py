@@ -338,6 +338,37 @@ def evaluate(
         typer.echo(f"logged as MLflow run {run_id} in experiment {experiment}")
 
 
+@app.command()
+def bench(
+    quick: Annotated[
+        bool, typer.Option("--quick/--full", help="small step counts (CI) or the README's run")
+    ] = True,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="local BTC copy [$NERFLOW_BTC_DIR]", file_okay=False)
+    ] = None,
+    out: Annotated[Path, typer.Option(help="where benchmark.json and .md go")] = Path("bench"),
+    gpu: Annotated[bool, typer.Option(help="the GPU benchmark (random bert-base-cased)")] = False,
+) -> None:
+    """Measure the seed notebook's pipeline against nerflow's and print the ratios."""
+    from flows.benchmark import gpu_benchmark, run_benchmark
+
+    if gpu:
+        try:
+            result = gpu_benchmark()
+        except RuntimeError as exc:
+            raise _fail(exc) from exc
+        typer.echo(json.dumps(result, indent=2))
+        return
+    folder = data_dir or (
+        Path(os.environ["NERFLOW_BTC_DIR"]) if "NERFLOW_BTC_DIR" in os.environ else None
+    )
+    if folder is None:
+        raise _fail(ValueError("give --data-dir or set NERFLOW_BTC_DIR to a local BTC copy"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    run_benchmark(folder, out, quick=quick)
+    typer.echo((out / "benchmark.md").read_text(encoding="utf-8"))
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="nerflow")

@@ -1,0 +1,67 @@
+"""The benchmark in quick mode on the real corpus: it measures and reports every comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.benchmark import gpu_benchmark, markdown_table, run_benchmark, training_flops_per_token
+from tests.conftest import BTC_DIR
+
+
+@pytest.mark.slow
+def test_quick_benchmark_reports_every_ratio(tmp_path: Path) -> None:
+    results = run_benchmark(BTC_DIR, tmp_path, quick=True)
+    saved = json.loads((tmp_path / "benchmark.json").read_text(encoding="utf-8"))
+    assert saved["ratios"] == results["ratios"]
+    ratios = results["ratios"]
+    assert set(ratios) >= {
+        "train_tweets_per_s_speedup", "predict_speedup", "cached_rerun_fraction",
+        "overhead_fraction", "tokenize_speedup", "train_memory_ratio",
+    }  # fmt: skip
+    # Directions, not timing goals: padding to 512 is nearly all padding, dynamic is not.
+    assert results["train_seed"]["padding_fraction"] > 0.8
+    assert results["train_project"]["padding_fraction"] < 0.5
+    assert results["train_token_budget"]["padding_fraction"] < 0.5
+    assert ratios["train_tweets_per_s_speedup"] > 1 and ratios["predict_speedup"] > 1
+    assert 0 < ratios["cached_rerun_fraction"] < 1
+    table = (tmp_path / "benchmark.md").read_text(encoding="utf-8")
+    assert "| train_tweets_per_s_speedup |" in table and "padding fraction" in table
+
+
+def test_gpu_benchmark_refuses_without_cuda() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the benchmark itself runs instead")
+    with pytest.raises(RuntimeError, match="needs a CUDA device"):
+        gpu_benchmark()
+
+
+def test_training_flops_follow_the_six_n_rule() -> None:
+    from transformers import BertConfig, BertForTokenClassification
+
+    config = BertConfig(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128
+    )
+    model = BertForTokenClassification(config)
+    params = sum(p.numel() for p in model.parameters())
+    assert training_flops_per_token(model, config, 32) == 6 * params + 12 * 2 * 64 * 32
+
+
+def test_markdown_marks_targets_met_and_missed() -> None:
+    row = {"tweets_per_s": 1.0, "tokens_per_s": 1.0, "padding_fraction": 0.5, "peak_rss_mb": 1.0}
+    results = {
+        "mode": "quick",
+        "ratios": {"train_tweets_per_s_speedup": 20.0, "predict_speedup": 2.0},
+        "train_seed": row, "train_project": row, "train_token_budget": row,
+        "tokenize": {"seed_seconds": 2.0, "project_seconds": 1.0},
+        "inference": {"per_tweet_tweets_per_s": 1.0, "batched_tweets_per_s": 2.0},
+        "flow": {"steps": "3 steps", "first_run_seconds": 10.0, "task_seconds": 8.0,
+                 "overhead_seconds": 2.0, "cached_rerun_seconds": 1.0},
+    }  # fmt: skip
+    table = markdown_table(results)
+    assert "| train_tweets_per_s_speedup | 20.000 | >= 15 ✓ |" in table
+    assert "| predict_speedup | 2.000 | >= 5 ✗ |" in table
