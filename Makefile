@@ -10,6 +10,11 @@ TORCH_INDEX ?=
 BTC_DIR ?= $(wildcard $(CURDIR)/../shared/data/broad_twitter_corpus)
 TRAIN_ARGS ?=
 MLFLOW_PORT ?= 5000
+PREFECT_PORT ?= 4200
+PREFECT_API := http://127.0.0.1:$(PREFECT_PORT)/api
+RETRAIN_CRON ?= 0 2 * * *
+RETRAIN_TZ ?= UTC
+SERVE_ARGS ?=
 
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
@@ -18,7 +23,7 @@ export NERFLOW_BTC_DIR ?= $(BTC_DIR)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser train test lint format ui bench bench-quick clean
+.PHONY: help install browser train test lint format ui server serve deploy worker bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,8 +58,25 @@ format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 ui: install ## open the MLflow UI over ./mlruns on http://127.0.0.1:5000 (MLFLOW_PORT=...)
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+server: install ## Prefect server with its scheduler and UI on http://127.0.0.1:4200, database in .prefect/
+	mkdir -p $(PREFECT_HOME)
+	PREFECT_API_DATABASE_CONNECTION_URL=sqlite+aiosqlite:///$(PREFECT_HOME)/prefect.db \
+		$(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+serve: install ## serve the retraining deployment (RETRAIN_CRON, RETRAIN_TZ); needs make server
+	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/nerflow serve \
+		--cron "$(RETRAIN_CRON)" --timezone "$(RETRAIN_TZ)" $(SERVE_ARGS)
+
+deploy: install ## register prefect.yaml's process-pool deployment (pool nerflow-process); needs make server
+	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/prefect work-pool create nerflow-process --type process --overwrite
+	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/prefect --no-prompt deploy --name nightly-retrain-process
+
+worker: install ## run a process worker for the deployed retraining; needs make server and make deploy
+	NERFLOW_ROOT=$(CURDIR) PREFECT_API_URL=$(PREFECT_API) \
+		$(VENV)/bin/prefect worker start --pool nerflow-process
 
 bench: install ## full benchmark vs the seed pipeline (about 10 min on 2 cores): bench/benchmark.md
 	$(VENV)/bin/nerflow bench --full --out bench

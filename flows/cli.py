@@ -176,6 +176,69 @@ def _actor() -> str:
 
 
 @app.command()
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML file with [data] [model] [training] [tracking]",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="local corpus (else $NERFLOW_BTC_DIR, else download)")
+    ] = None,
+    base_model: Annotated[str | None, typer.Option(help="hub id or local model folder")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI [sqlite under ./mlruns]")
+    ] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="cache folder [.nerflow]")] = None,
+    cron: Annotated[str, typer.Option(help="when to retrain (cron)")] = "0 2 * * *",
+    timezone: Annotated[str, typer.Option(help="IANA timezone of --cron")] = "UTC",
+    interval: Annotated[
+        float | None, typer.Option(help="retrain every N seconds instead of --cron")
+    ] = None,
+    name: Annotated[str, typer.Option(help="deployment name")] = "nightly-retrain",
+    collision: Annotated[
+        str, typer.Option(help="a run due while one runs: enqueue (wait) | cancel-new")
+    ] = "enqueue",
+) -> None:
+    """Serve scheduled retraining (nightly by default) until Ctrl-C; needs `make server`."""
+    try:
+        run = build_config(
+            config,
+            _overrides(
+                data={"local_dir": data_dir},
+                model={"base_model": base_model},
+                tracking={"tracking_uri": tracking_uri},
+            ),
+            work_dir,
+        )
+    except (ValidationError, ValueError) as exc:
+        typer.echo(f"invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The CLI is the one place that wires deployments in; flows themselves never import them.
+    from deployments.retrain import (
+        Collision,
+        concurrency,
+        require_server,
+        retraining_schedule,
+        serve_retraining,
+    )
+
+    try:
+        schedule = retraining_schedule(cron, timezone, interval)
+        concurrency(cast("Collision", collision))
+        require_server()
+    except (ValueError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    serve_retraining(run, schedule, name, cast("Collision", collision))
+
+
+@app.command()
 def models(registered_model: RegisteredModel = "btc-ner", tracking_uri: TrackingUri = None) -> None:
     """List registered versions: aliases, validation/test F1, base model, data, creation time."""
     from tasks.log_to_mlflow import RegistryError, list_versions, resolve_tracking_uri

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
+from prefect import get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -56,9 +57,11 @@ class PrefectProgress(TrainerCallback):
         return 100.0 * state.global_step / state.max_steps if state.max_steps else 0.0
 
 
-def publish_run_report(markdown: str, per_type: list[dict[str, Any]]) -> None:
-    """The flow run's markdown report and per-type table, when inside a Prefect run."""
+def publish_run_report(markdown: str, per_type: list[dict[str, Any]], outcome: str) -> None:
+    """The flow run's markdown report, per-type table and outcome line, inside a Prefect run."""
     if TaskRunContext.get() is None:
         return
+    # The run's own log is what a served or worker run shows: say what happened there.
+    get_run_logger().info(outcome)
     create_markdown_artifact(markdown, key="ner-run-report", description="scores and registry")
     create_table_artifact(per_type, key="ner-per-type-scores", description="entity P/R/F1")

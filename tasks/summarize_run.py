@@ -39,7 +39,13 @@ def summarize_run(
         "mlflow": logged.as_dict(),
         "promotion": decision.as_dict(),
     }
-    publish_run_report(format_markdown(summary), per_type_rows(summary))
+    registry = (
+        f"model already registered as version {logged.version}: nothing new logged"
+        if logged.reused
+        else f"registered version {logged.version} (MLflow run {logged.run_id})"
+    )
+    outcome = f"{registry}; promotion {decision.action}: {decision.reason}"
+    publish_run_report(format_markdown(summary), per_type_rows(summary), outcome)
     return summary
 
 

@@ -24,6 +24,13 @@ CONLL_DIR = FIXTURES / "conll"
 BTC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "broad_twitter_corpus"
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_tracking_uri() -> None:
+    # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI; a test must not inherit the
+    # store of the test before it.
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-init 2-layer BERT with a word-piece vocabulary built from the fixture tweets."""

@@ -1,0 +1,99 @@
+"""The retraining deployment as defined in code: schedule, limit, parameters; bad input refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from deployments.retrain import (
+    DEFAULT_CRON,
+    DESCRIPTION,
+    TAGS,
+    concurrency,
+    retraining_deployment,
+    retraining_parameters,
+    retraining_schedule,
+    serve_retraining,
+)
+from tasks.config import DataConfig, RunConfig
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking_uri_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # mlflow.set_tracking_uri (called by any flow run in this process) exports it.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def test_the_default_deployment_is_nightly_in_utc_one_run_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    deployment = retraining_deployment(RunConfig())
+    (schedule,) = deployment.schedules or []
+    assert getattr(schedule.schedule, "cron", None) == DEFAULT_CRON == "0 2 * * *"
+    assert getattr(schedule.schedule, "timezone", None) == "UTC"
+    assert deployment.concurrency_limit == 1
+    assert deployment.concurrency_options is not None
+    assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
+    assert deployment.tags == list(TAGS) and deployment.description == DESCRIPTION
+    assert deployment.entrypoint == "flows.train_ner.train_ner"
+    assert deployment.name == "nightly-retrain"
+    assert RunConfig.model_validate(deployment.parameters) is not None
+
+
+def test_parameters_pin_paths_and_the_store_so_any_working_directory_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(
+        data=DataConfig(source="conll", local_dir=Path("corpus")), work_dir=Path("cache")
+    )
+    parameters = retraining_parameters(config)
+    assert parameters["work_dir"] == str(tmp_path / "cache")
+    assert parameters["data"]["local_dir"] == str(tmp_path / "corpus")
+    assert (
+        parameters["tracking"]["tracking_uri"] == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    )
+    assert RunConfig.model_validate(parameters).work_dir == tmp_path / "cache"
+    given = config.model_copy(
+        update={"tracking": config.tracking.model_copy(update={"tracking_uri": "http://h:5000"})}
+    )
+    assert retraining_parameters(given)["tracking"]["tracking_uri"] == "http://h:5000"
+
+
+def test_schedule_and_collision_options() -> None:
+    every = retraining_schedule(interval=30, timezone="Europe/Berlin")
+    assert every.interval == timedelta(seconds=30) and every.timezone == "Europe/Berlin"
+    assert retraining_schedule("30 4 * * 1-5", "America/New_York").cron == "30 4 * * 1-5"
+    assert concurrency("cancel-new").collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown timezone"),
+        ({"cron": "every night"}, "cron"),
+        ({"interval": 0}, "positive"),
+    ],
+)
+def test_bad_schedules_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        retraining_schedule(**kwargs)
+
+
+def test_a_bad_collision_strategy_is_refused() -> None:
+    with pytest.raises(ValueError, match="enqueue or cancel-new"):
+        concurrency("drop")  # type: ignore[arg-type]
+
+
+def test_serving_without_a_server_fails_fast_instead_of_never_firing() -> None:
+    # An ephemeral in-process server has no scheduler: the schedule would never fire.
+    with (
+        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        pytest.raises(RuntimeError, match="make server"),
+    ):
+        serve_retraining(RunConfig())
