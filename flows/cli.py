@@ -47,17 +47,31 @@ def build_config(
     return RunConfig.model_validate(raw)
 
 
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML file with [data] [model] [training] [tracking]",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def _config_or_exit(
+    config_file: Path | None, overrides: dict[str, dict[str, Any]], work_dir: Path | None
+) -> RunConfig:
+    """`build_config`, or exit 2 naming the bad field before any work starts."""
+    try:
+        return build_config(config_file, overrides, work_dir)
+    except (ValidationError, ValueError) as exc:
+        typer.echo(f"invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def train(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            help="TOML file with [data] [model] [training] [tracking]",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
+    config: ConfigFile = None,
     source: Annotated[str | None, typer.Option(help="btc | hub | conll")] = None,
     data_dir: Annotated[
         Path | None,
@@ -109,39 +123,35 @@ def train(
     ] = None,
 ) -> None:
     """Run the training flow and print validation/test entity scores and the registered version."""
-    try:
-        run = build_config(
-            config,
-            _overrides(
-                data={
-                    "source": source,
-                    "local_dir": data_dir,
-                    "hub_id": hub_dataset,
-                    "max_length": max_length,
-                    "label_all_subwords": label_all_subwords,
-                },
-                model={"base_model": base_model, "train_last_layers": train_last_layers},
-                training={
-                    "epochs": epochs,
-                    "max_steps": max_steps,
-                    "learning_rate": learning_rate,
-                    "batch_size": batch_size,
-                    "max_tokens_per_batch": max_tokens_per_batch,
-                    "seed": seed,
-                    "device": device,
-                },
-                tracking={
-                    "experiment": experiment,
-                    "registered_model": registered_model,
-                    "tracking_uri": tracking_uri,
-                    "promotion_margin": promotion_margin,
-                },
-            ),
-            work_dir,
-        )
-    except (ValidationError, ValueError) as exc:
-        typer.echo(f"invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    run = _config_or_exit(
+        config,
+        _overrides(
+            data={
+                "source": source,
+                "local_dir": data_dir,
+                "hub_id": hub_dataset,
+                "max_length": max_length,
+                "label_all_subwords": label_all_subwords,
+            },
+            model={"base_model": base_model, "train_last_layers": train_last_layers},
+            training={
+                "epochs": epochs,
+                "max_steps": max_steps,
+                "learning_rate": learning_rate,
+                "batch_size": batch_size,
+                "max_tokens_per_batch": max_tokens_per_batch,
+                "seed": seed,
+                "device": device,
+            },
+            tracking={
+                "experiment": experiment,
+                "registered_model": registered_model,
+                "tracking_uri": tracking_uri,
+                "promotion_margin": promotion_margin,
+            },
+        ),
+        work_dir,
+    )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tasks").setLevel(logging.INFO)  # our steps' progress, not httpx chatter
@@ -177,15 +187,7 @@ def _actor() -> str:
 
 @app.command()
 def serve(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            help="TOML file with [data] [model] [training] [tracking]",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
+    config: ConfigFile = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="local corpus (else $NERFLOW_BTC_DIR, else download)")
     ] = None,
@@ -205,19 +207,15 @@ def serve(
     ] = "enqueue",
 ) -> None:
     """Serve scheduled retraining (nightly by default) until Ctrl-C; needs `make server`."""
-    try:
-        run = build_config(
-            config,
-            _overrides(
-                data={"local_dir": data_dir},
-                model={"base_model": base_model},
-                tracking={"tracking_uri": tracking_uri},
-            ),
-            work_dir,
-        )
-    except (ValidationError, ValueError) as exc:
-        typer.echo(f"invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    run = _config_or_exit(
+        config,
+        _overrides(
+            data={"local_dir": data_dir},
+            model={"base_model": base_model},
+            tracking={"tracking_uri": tracking_uri},
+        ),
+        work_dir,
+    )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The CLI is the one place that wires deployments in; flows themselves never import them.
     from deployments.retrain import (
