@@ -105,6 +105,9 @@ def train(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="[42]")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda")] = None,
+    processes: Annotated[
+        int | None, typer.Option(help="data-parallel processes, one per GPU (torchrun) [1]")
+    ] = None,
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment [btc-ner]")] = None,
     registered_model: Annotated[
         str | None, typer.Option(help="registered model name [btc-ner]")
@@ -142,6 +145,7 @@ def train(
                 "max_tokens_per_batch": max_tokens_per_batch,
                 "seed": seed,
                 "device": device,
+                "processes": processes,
             },
             tracking={
                 "experiment": experiment,

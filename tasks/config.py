@@ -93,6 +93,12 @@ class TrainingConfig(_Config):
         "(batch_size then only caps nothing; sampling is ignored)",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    processes: int = Field(
+        default=1,
+        ge=1,
+        description="data-parallel training processes, one per GPU, launched with torchrun "
+        "(batch_size stays the global batch; max_tokens_per_batch is per process)",
+    )
 
 
 class TrackingConfig(_Config):

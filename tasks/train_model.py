@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import os
 import random
 import re
 import resource
 import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,6 +192,98 @@ def train_model(
     out = work_dir / "models" / key
     if is_complete(out):
         return out
+    # With LOCAL_RANK set this process is already a torchrun rank: train here, spawn nothing.
+    if training.processes > 1 and "LOCAL_RANK" not in os.environ:
+        _launch(tokenized_dir, model, training, work_dir, key, out)
+    else:
+        _fit(tokenized_dir, model, training, work_dir, key, out, begun)
+    return out
+
+
+def _launch(
+    tokenized_dir: Path,
+    model: ModelConfig,
+    training: TrainingConfig,
+    work_dir: Path,
+    key: str,
+    out: Path,
+) -> None:
+    """Run `_fit` in `training.processes` torchrun ranks and check that rank 0 saved `out`."""
+    device, _ = pick_device(training.device)
+    if device == "cuda" and training.processes > torch.cuda.device_count():
+        raise ValueError(
+            f"training.processes={training.processes} but only "
+            f"{torch.cuda.device_count()} CUDA device(s) are visible: one process per GPU"
+        )
+    # The ranks get key and out as computed here: under `python -m` this module is
+    # __main__, so its code version (part of the key) would come out different there.
+    spec = {
+        "tokenized_dir": str(tokenized_dir.resolve()),
+        "model": model.model_dump(mode="json"),
+        "training": training.model_dump(mode="json"),
+        "work_dir": str(work_dir.resolve()),
+        "key": key,
+        "out": str(out.resolve()),
+    }
+    handle, name = tempfile.mkstemp(prefix=f"nerflow-train-{key}-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as spec_file:
+        json.dump(spec, spec_file, indent=2)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={training.processes}",
+        "-m",
+        "tasks.train_model",
+        name,
+    ]
+    logger.info("training in %d processes: %s", training.processes, " ".join(command))
+    code, tail = _run_echoing_stderr(command)
+    if code != 0:
+        raise RuntimeError(
+            f"distributed training failed (exit {code}; spec {name}, rerun with: "
+            f"{' '.join(command)}); last stderr:\n{tail}"
+        )
+    if not is_complete(out):
+        raise RuntimeError(f"distributed training exited cleanly but did not save {out}")
+    os.unlink(name)  # kept on failure: the error message points at it for a rerun
+
+
+def _run_echoing_stderr(command: list[str], keep: int = 6000) -> tuple[int, str]:
+    """Run `command`, passing its stderr through live; return its exit code and stderr's tail."""
+    root = str(Path(__file__).resolve().parents[1])
+    # The ranks must import this same project, not a `tasks` package in the working folder.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])),
+    }
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    tail = ""
+    with subprocess.Popen(command, stderr=subprocess.PIPE, env=env) as process:
+        assert process.stderr is not None
+        try:  # raw chunks, not lines: progress bars redraw with \r and would stall
+            while chunk := os.read(process.stderr.fileno(), 1 << 16):
+                text = decoder.decode(chunk)
+                sys.stderr.write(text)
+                sys.stderr.flush()
+                tail = (tail + text)[-keep:]
+        except BaseException:  # cancelled: torchrun passes SIGTERM on to its ranks
+            process.terminate()
+            raise
+    return process.returncode, tail
+
+
+def _fit(
+    tokenized_dir: Path,
+    model: ModelConfig,
+    training: TrainingConfig,
+    work_dir: Path,
+    key: str,
+    out: Path,
+    begun: float,
+) -> None:
+    """Train and, on rank 0 only, save the model to `out` and drop its checkpoints."""
     device, precision = pick_device(training.device)
     torch.manual_seed(training.seed)
     data: DatasetDict = load_from_disk(str(tokenized_dir / "dataset"))
@@ -216,7 +313,8 @@ def train_model(
         num_train_epochs=training.epochs,
         max_steps=training.max_steps or -1,
         learning_rate=training.learning_rate,
-        per_device_train_batch_size=training.batch_size,
+        # batch_size is the global batch: each of the processes takes its share.
+        per_device_train_batch_size=max(1, training.batch_size // training.processes),
         per_device_eval_batch_size=training.eval_batch_size,
         weight_decay=training.weight_decay,
         warmup_steps=training.warmup_ratio,
@@ -266,12 +364,19 @@ def train_model(
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - started
+    # Trainer has no barrier after loading the best checkpoint: without this, rank 0 could
+    # delete the checkpoints while another rank is still reading them.
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return  # one writer: concurrent atomic_dir clean-ups would delete each other's scratch
     meta: dict[str, Any] = {
         "key": key,
         "base_model": model.base_model,
         "base_model_identity": model.cache_identity()["weights"],
         "device": device,
         "precision": precision,
+        "processes": args.world_size,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
         "train_seconds": seconds,
         "train_tweets": len(data["train"]),
         "train_samples_per_second": result.metrics.get("train_samples_per_second"),
@@ -291,7 +396,6 @@ def train_model(
             json.dumps(meta, indent=2, default=str), encoding="utf-8"
         )
     shutil.rmtree(checkpoints, ignore_errors=True)
-    return out
 
 
 def read_training_meta(model_dir: Path) -> dict[str, Any]:
@@ -300,3 +404,21 @@ def read_training_meta(model_dir: Path) -> dict[str, Any]:
 
 
 train_model_task = cached_task(train_model, name="train-model", retries=1, retry_delay_seconds=5)
+
+
+if __name__ == "__main__":  # one torchrun rank, started by `_launch` with a spec file
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)  # our own progress lines, not every library's
+    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    # record: torchrun's failure summary (the end of stderr) then shows the rank's exception.
+    record(_fit)(
+        Path(job["tokenized_dir"]),
+        ModelConfig.model_validate(job["model"]),
+        TrainingConfig.model_validate(job["training"]),
+        Path(job["work_dir"]),
+        job["key"],
+        Path(job["out"]),
+        time.perf_counter(),
+    )

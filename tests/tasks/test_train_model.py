@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForTokenClassification
 
+from tasks.caching import is_complete
 from tasks.config import DataConfig, ModelConfig, TrainingConfig
 from tasks.download_dataset import download_dataset
 from tasks.read_conll import LABELS
@@ -151,3 +152,36 @@ def test_training_with_a_token_budget(
     meta = read_training_meta(train_model(tokenized, model, training, tmp_path))
     lengths = load_from_disk(str(tokenized / "dataset"))["train"]["length"]
     assert meta["global_steps"] == 2 * len(token_budget_batches(lengths, 64))
+
+
+def test_training_in_two_processes_saves_one_model_from_rank_zero(
+    tmp_path: Path, tiny_model_dir: Path, tokenized: Path
+) -> None:
+    model = ModelConfig(base_model=str(tiny_model_dir))
+    training = TrainingConfig(
+        max_steps=4, batch_size=4, learning_rate=1e-3, device="cpu", processes=2
+    )
+    out = train_model(tokenized, model, training, tmp_path)
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [out.name]  # no .tmp-* left
+    assert is_complete(out)
+    meta = read_training_meta(out)
+    assert meta["processes"] == 2 and meta["per_device_train_batch_size"] == 2
+    assert meta["global_steps"] == 4
+    assert 0.0 <= meta["best_validation_f1"] <= 1.0
+    assert not (tmp_path / "checkpoints" / out.name).exists()
+    assert AutoModelForTokenClassification.from_pretrained(str(out)).num_labels == len(LABELS)
+    # the key (and so the cache hit) is the parent's, not one the ranks computed
+    assert train_model(tokenized, model, training, tmp_path) == out
+
+
+def test_a_failing_distributed_run_raises_with_the_ranks_error(
+    tmp_path: Path, tokenized: Path
+) -> None:
+    model = ModelConfig(base_model=str(tmp_path / "no-such-model"))
+    training = TrainingConfig(max_steps=1, device="cpu", processes=2)
+    with pytest.raises(RuntimeError, match=r"(?s)distributed training failed.*cannot load") as err:
+        train_model(tokenized, model, training, tmp_path)
+    assert not (tmp_path / "models").exists()
+    spec = Path(str(err.value).split("spec ", 1)[1].split(",", 1)[0])
+    assert spec.is_file()  # kept for a rerun by hand
+    spec.unlink()
