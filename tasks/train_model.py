@@ -99,6 +99,26 @@ def _compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     return flat_metrics(score_entities(gold, pred))
 
 
+def last_complete_checkpoint(folder: Path, remove_partial: bool = True) -> Path | None:
+    """The newest checkpoint that was completely written (its trainer state comes last).
+
+    A process killed while saving leaves a checkpoint folder without `trainer_state.json`;
+    resuming from it would fail, so it is skipped (and removed).
+    """
+    found = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
+    for checkpoint in found:
+        if (checkpoint / "trainer_state.json").is_file():
+            return checkpoint
+        if remove_partial:
+            logger.warning("removing %s: written only in part when training stopped", checkpoint)
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    return None
+
+
 class SystemSampler(TrainerCallback):
     """Samples CPU use, resident memory and GPU memory every few steps while training."""
 
@@ -358,11 +378,13 @@ def _fit(
         compute_metrics=_compute_metrics,
         callbacks=[PrefectProgress(), sampler := SystemSampler(min(20, training.max_steps or 20))],
     )
-    resume = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    # Ranks of a multi-process run only read: a removal by one while others look is a race.
+    last = last_complete_checkpoint(checkpoints, remove_partial=training.processes == 1)
+    resume = last is not None
     if resume:
-        logger.info("resuming from the last checkpoint in %s", checkpoints)
+        logger.info("resuming from %s", last)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     seconds = time.perf_counter() - started
     # Trainer has no barrier after loading the best checkpoint: without this, rank 0 could
     # delete the checkpoints while another rank is still reading them.

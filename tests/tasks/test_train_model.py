@@ -185,3 +185,16 @@ def test_a_failing_distributed_run_raises_with_the_ranks_error(
     spec = Path(str(err.value).split("spec ", 1)[1].split(",", 1)[0])
     assert spec.is_file()  # kept for a rerun by hand
     spec.unlink()
+
+
+def test_a_checkpoint_written_in_part_is_skipped_and_removed(tmp_path: Path) -> None:
+    from tasks.train_model import last_complete_checkpoint
+
+    for step, complete in ((3, True), (6, True), (9, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        if complete:
+            (folder / "trainer_state.json").write_text("{}", encoding="utf-8")
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-6"
+    assert not (tmp_path / "checkpoint-9").exists()
+    assert last_complete_checkpoint(tmp_path / "none") is None
