@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorWithPadding
+from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from tasks.select_device import pick_device
 
@@ -134,7 +135,6 @@ def predict_word_tags(
     id2label = {int(k): v for k, v in network.config.id2label.items()}
     # Never ask for more positions than the model has (a small model, a large --max-length).
     max_length = min(max_length, getattr(network.config, "max_position_embeddings", max_length))
-    collator = DataCollatorWithPadding(tokenizer)
     # Sorting by length keeps padding per batch small; results go back in input order.
     # (A sentence with no words has nothing to predict and cannot be encoded.)
     order = sorted(
@@ -150,10 +150,10 @@ def predict_word_tags(
             truncation=True,
             max_length=max_length,
         )
-        features = [{k: encoded[k][j] for k in encoded} for j in range(len(batch_ids))]
-        inputs = {k: v.to(network.device) for k, v in collator(features).items()}
+        # Pad the tokenizer's own output in one call (no per-tweet feature dicts).
+        inputs = tokenizer.pad(encoded, return_tensors="pt").to(network.device)
         with torch.inference_mode():
-            probabilities = network(**inputs).logits.float().softmax(-1).cpu()
+            probabilities = network(**inputs).logits.float().softmax(-1).cpu().numpy()
         for j, i in enumerate(batch_ids):
             positions: dict[int, list[int]] = {}
             for position, word_id in enumerate(encoded.word_ids(j)):
@@ -161,19 +161,25 @@ def predict_word_tags(
                     positions.setdefault(word_id, []).append(position)
             word_tags = ["O"] * len(sentences[i])
             word_scores = [0.0] * len(sentences[i])
-            for word_id, where in positions.items():
-                probs = probabilities[j, where]
-                if aggregation == "first":
-                    chosen = probs[0]
-                elif aggregation == "average":
-                    chosen = probs.mean(0)
-                else:
-                    chosen = probs[probs.max(-1).values.argmax()]
-                label = int(chosen.argmax())
-                word_tags[word_id] = id2label[label]
-                word_scores[word_id] = float(chosen[label])
+            words = list(positions)
             tags[i], scores[i] = word_tags, word_scores
+            if not words:  # nothing the tokenizer kept: every word stays O
+                continue
+            if aggregation == "first":  # one fancy-indexing call per tweet, not per word
+                chosen = probabilities[j, [positions[w][0] for w in words]]
+            elif aggregation == "average":
+                chosen = np.stack([probabilities[j, positions[w]].mean(0) for w in words])
+            else:
+                chosen = np.stack([_most_confident(probabilities[j, positions[w]]) for w in words])
+            labels = chosen.argmax(-1)
+            for word_id, label, row in zip(words, labels, chosen, strict=True):
+                word_tags[word_id] = id2label[int(label)]
+                word_scores[word_id] = float(row[label])
     return tags, scores
+
+
+def _most_confident(rows: np.ndarray) -> np.ndarray:
+    return rows[rows.max(-1).argmax()]
 
 
 class EntityPredictor:
