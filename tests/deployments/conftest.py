@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deployments.processes import LOOPBACK, free_port, running, wait_http_ok
+from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 

@@ -15,7 +15,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.train_ner import train_ner
 from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
 from tests.conftest import CONLL_DIR
-from tests.deployments.processes import LOOPBACK, free_port, running, wait_http_ok
+from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 

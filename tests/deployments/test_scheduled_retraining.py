@@ -39,7 +39,7 @@ from deployments.retrain import DESCRIPTION, TAGS, retraining_parameters
 from tasks.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 from tests.conftest import CONLL_DIR
 from tests.deployments.conftest import PREFECT, PrefectServer
-from tests.deployments.processes import log_tail, running
+from tests.processes import log_tail, running
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

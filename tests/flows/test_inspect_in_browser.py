@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,15 +19,10 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.train_ner import train_ner
 from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
 from tests.conftest import CONLL_DIR
+from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -55,34 +47,18 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> 
 def mlflow_ui(tiny_run: dict) -> Iterator[str]:
     """`mlflow server` on a free loopback port over the run's store; stopped afterwards."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")), "server",
-            "--backend-store-uri", tiny_run["uri"],
-            "--default-artifact-root", str(tiny_run["root"] / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(f"mlflow server exited with {process.returncode}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not listen within 90 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    command = [
+        str(Path(sys.executable).with_name("mlflow")), "server",
+        "--backend-store-uri", tiny_run["uri"],
+        "--default-artifact-root", str(tiny_run["root"] / "artifacts"),
+        "--host", LOOPBACK, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    log = tiny_run["root"] / "mlflow-server.log"
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with running(command, env, log) as server:
+        url = f"http://{LOOPBACK}:{port}"
+        wait_http_ok(f"{url}/health", server, log, timeout=120)
+        yield url
 
 
 @pytest.fixture(scope="module")
