@@ -11,7 +11,7 @@ from typing import Annotated, Any, cast
 import typer
 from pydantic import ValidationError
 
-from tasks.config import DEFAULT_BASE_MODEL, RunConfig
+from tasks.config import BTC_DIR_ENV, DEFAULT_BASE_MODEL, RunConfig
 
 app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
@@ -424,9 +424,7 @@ def bench(
             raise _fail(exc) from exc
         typer.echo(json.dumps(result, indent=2))
         return
-    folder = data_dir or (
-        Path(os.environ["NERFLOW_BTC_DIR"]) if "NERFLOW_BTC_DIR" in os.environ else None
-    )
+    folder = data_dir or (Path(os.environ[BTC_DIR_ENV]) if BTC_DIR_ENV in os.environ else None)
     if folder is None:
         raise _fail(ValueError("give --data-dir or set NERFLOW_BTC_DIR to a local BTC copy"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

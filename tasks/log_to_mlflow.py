@@ -458,12 +458,11 @@ class _TransformersWithSpans:
 def _log_model(model_dir: Path, registered_model: str, model_card: str) -> str:
     """Log the model (transformers pipeline + spans pyfunc + card) and register it."""
     from mlflow.models import Model
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+    from transformers import pipeline
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    network = AutoModelForTokenClassification.from_pretrained(
-        str(model_dir), trust_remote_code=False, use_safetensors=True
-    )
+    from tasks.predict_entities import load_model
+
+    tokenizer, network = load_model(model_dir, device="cpu")
     ner = pipeline("token-classification", model=network, tokenizer=tokenizer, device="cpu")
     info = Model.log(
         artifact_path=None,

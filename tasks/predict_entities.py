@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 from tasks.select_device import pick_device
 
@@ -103,13 +103,26 @@ def _join_mentions(text: str, spans: list[Span]) -> list[Span]:
 Aggregation = Literal["first", "average", "max"]
 
 
+def load_tokenizer(
+    name_or_path: str, revision: str | None = None, what: str = "base model"
+) -> PreTrainedTokenizerBase:
+    """A fast tokenizer (word alignment needs its word ids), refusing slow ones clearly."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            name_or_path, revision=revision, use_fast=True, trust_remote_code=False
+        )
+    except OSError as exc:
+        raise ValueError(f"{what} {name_or_path!r}: no tokenizer found ({exc})") from exc
+    if not tokenizer.is_fast:
+        raise ValueError(f"{name_or_path}: needs a fast tokenizer to align word labels")
+    return tokenizer
+
+
 def load_model(
     model_dir: Path, device: str = "auto", tokenizer_dir: Path | None = None
 ) -> tuple[Any, Any]:
     """Tokenizer and model (safetensors only, no remote code), on the chosen device."""
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(tokenizer_dir or model_dir), use_fast=True, trust_remote_code=False
-    )
+    tokenizer = load_tokenizer(str(tokenizer_dir or model_dir), what="model")
     network = AutoModelForTokenClassification.from_pretrained(
         str(model_dir), trust_remote_code=False, use_safetensors=True
     )

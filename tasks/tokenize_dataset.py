@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from datasets import DatasetDict, load_from_disk
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from tasks.caching import (
     atomic_dir,
@@ -20,6 +19,7 @@ from tasks.caching import (
     is_complete,
 )
 from tasks.config import DataConfig, ModelConfig, resolve_base_model
+from tasks.predict_entities import load_tokenizer
 from tasks.read_conll import LABELS
 
 logger = logging.getLogger(__name__)
@@ -58,19 +58,6 @@ def align_labels(
             aligned.append(IGNORE)
         previous = word_id
     return aligned
-
-
-def load_tokenizer(name_or_path: str, revision: str | None = None) -> PreTrainedTokenizerBase:
-    """A fast tokenizer (word alignment needs its offsets), refusing slow ones clearly."""
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            name_or_path, revision=revision, use_fast=True, trust_remote_code=False
-        )
-    except OSError as exc:
-        raise ValueError(f"base model {name_or_path!r}: no tokenizer found ({exc})") from exc
-    if not tokenizer.is_fast:
-        raise ValueError(f"{name_or_path}: needs a fast tokenizer to align word labels")
-    return tokenizer
 
 
 def tokenize_dataset(
