@@ -111,10 +111,19 @@ def task_states(client: SyncPrefectClient, run: FlowRun) -> dict[str, str]:
     }
 
 
-def run_log(client: SyncPrefectClient, run: FlowRun) -> str:
-    """The flow run's log lines as stored by the server."""
-    logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-    return "\n".join(entry.message for entry in logs)
+def run_log(client: SyncPrefectClient, run: FlowRun, expect: str, timeout: float = 60) -> str:
+    """The flow run's log lines as stored by the server, once they include `expect`.
+
+    The served process ships its logs in batches, so they can reach the server a little
+    after the run is already COMPLETED.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        text = "\n".join(entry.message for entry in logs)
+        if expect in text or time.monotonic() > deadline:
+            return text
+        time.sleep(1)
 
 
 def tiny_config(tmp_path: Path, tiny_model_dir: Path, corpus: Path, model_name: str) -> RunConfig:
@@ -235,7 +244,7 @@ def test_a_served_schedule_fires_retrains_only_on_change_and_the_gate_judges(
         states = task_states(api, second)
         for step in ("download-dataset", "tokenize-dataset", "train-model", "evaluate-model"):
             assert states[step] == "Cached", states
-        assert "Finished in state Cached" in run_log(api, second)
+        assert "Finished in state Cached" in run_log(api, second, "Finished in state Cached")
         assert versions(mlflow, model) == ["1"]
         assert aliases(mlflow, model) == {"champion": "1"}
 
