@@ -156,7 +156,7 @@ def _corpus(btc_dir: Path, work: Path) -> Any:
 
 def _tokenizer() -> Any:
     from tasks.config import resolve_base_model
-    from tasks.predict_entities import load_tokenizer
+    from tasks.load_tokenizer import load_tokenizer
 
     return load_tokenizer(resolve_base_model(DEFAULT_BASE_MODEL))
 

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoModelForTokenClassification
 
+from tasks.load_tokenizer import load_tokenizer
 from tasks.select_device import pick_device
 
 # Raw text is split the way the corpus was (checked on its files): URLs and #hashtags
@@ -101,21 +102,6 @@ def _join_mentions(text: str, spans: list[Span]) -> list[Span]:
 
 
 Aggregation = Literal["first", "average", "max"]
-
-
-def load_tokenizer(
-    name_or_path: str, revision: str | None = None, what: str = "base model"
-) -> PreTrainedTokenizerBase:
-    """A fast tokenizer (word alignment needs its word ids), refusing slow ones clearly."""
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            name_or_path, revision=revision, use_fast=True, trust_remote_code=False
-        )
-    except OSError as exc:
-        raise ValueError(f"{what} {name_or_path!r}: no tokenizer found ({exc})") from exc
-    if not tokenizer.is_fast:
-        raise ValueError(f"{name_or_path}: needs a fast tokenizer to align word labels")
-    return tokenizer
 
 
 def load_model(

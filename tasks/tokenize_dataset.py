@@ -19,7 +19,7 @@ from tasks.caching import (
     is_complete,
 )
 from tasks.config import DataConfig, ModelConfig, resolve_base_model
-from tasks.predict_entities import load_tokenizer
+from tasks.load_tokenizer import load_tokenizer
 from tasks.read_conll import LABELS
 
 logger = logging.getLogger(__name__)

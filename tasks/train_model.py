@@ -42,7 +42,7 @@ from tasks.caching import (
     is_complete,
 )
 from tasks.config import ModelConfig, TrainingConfig, resolve_base_model
-from tasks.predict_entities import load_tokenizer
+from tasks.load_tokenizer import load_tokenizer
 from tasks.read_conll import LABELS
 from tasks.report_progress import PrefectProgress
 from tasks.score_entities import flat_metrics, score_entities

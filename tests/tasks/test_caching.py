@@ -103,3 +103,22 @@ def test_code_version_covers_the_project_modules_a_step_imports(
     assert code_version(run) != before
     for name in ("steppkg", "steppkg.step", "steppkg.helper", "steppkg.unrelated"):
         monkeypatch.delitem(__import__("sys").modules, name, raising=False)
+
+
+def test_editing_the_inference_code_reruns_evaluation_but_not_training(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tasks.caching
+    from tasks.evaluate_model import evaluate_model
+    from tasks.tokenize_dataset import tokenize_dataset
+    from tasks.train_model import train_model
+
+    def covered(fn) -> set[str]:
+        seen: list[str] = []
+        monkeypatch.setattr(tasks.caching, "sha256_file", lambda p: seen.append(p.name) or "x")
+        tasks.caching.code_version(fn)
+        return set(seen)
+
+    assert "predict_entities.py" not in covered(train_model) | covered(tokenize_dataset)
+    assert {"load_tokenizer.py", "train_model.py"} <= covered(train_model)
+    assert "predict_entities.py" in covered(evaluate_model)
