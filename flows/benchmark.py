@@ -66,8 +66,9 @@ def run_benchmark(btc_dir: Path, out_dir: Path, quick: bool = True) -> dict[str,
             results[f"train_{name}"] = _in_child(
                 _bench_train, btc_dir, work, name, plan.train_steps
             )
-        results["inference"] = _in_child(_bench_inference, btc_dir, work, plan.infer_tweets)
         results["flow"] = _in_child(_bench_flow, btc_dir, work, plan.flow_max_steps)
+        # On the model the flow trained: accuracy per precision means something only there.
+        results["inference"] = _in_child(_bench_inference, btc_dir, work, plan.infer_tweets)
     results["ratios"] = ratios(results)
     (out_dir / "benchmark.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out_dir / "benchmark.md").write_text(markdown_table(results), encoding="utf-8")
@@ -85,6 +86,9 @@ def ratios(r: dict[str, Any]) -> dict[str, float]:
         "train_memory_ratio": project["peak_rss_mb"] / seed["peak_rss_mb"],
         "predict_speedup": r["inference"]["batched_tweets_per_s"]
         / r["inference"]["per_tweet_tweets_per_s"],
+        "predict_fp32_speedup": r["inference"]["batched_fp32_tweets_per_s"]
+        / r["inference"]["per_tweet_tweets_per_s"],
+        "predict_f1_change": r["inference"]["f1_default"] - r["inference"]["f1_fp32"],
         "cached_rerun_fraction": r["flow"]["cached_rerun_seconds"] / r["flow"]["first_run_seconds"],
         "overhead_fraction": r["flow"]["overhead_seconds"] / r["flow"]["first_run_seconds"],
     }
@@ -118,8 +122,13 @@ def markdown_table(r: dict[str, Any]) -> str:
     t, i, f = r["tokenize"], r["inference"], r["flow"]
     lines += [
         f"| tokenize whole corpus (s) | {t['seed_seconds']:.2f} | {t['project_seconds']:.2f} | |",
-        f"| predict tweets/s | {i['per_tweet_tweets_per_s']:.1f} (pipeline per tweet) "
-        f"| {i['batched_tweets_per_s']:.1f} (batched) | |",
+        f"| predict tweets/s | {i['per_tweet_tweets_per_s']:.1f} (pipeline per tweet, fp32) "
+        f"| {i['batched_tweets_per_s']:.1f} (batched, {i['default_dtype']}) "
+        f"| {i['batched_fp32_tweets_per_s']:.1f} (batched, fp32) |",
+        "",
+        f"Entity F1 of the flow's model on validation ({i['scored_tweets']} tweets): "
+        f"{i['f1_fp32']:.4f} in fp32, {i['f1_default']:.4f} in {i['default_dtype']} "
+        "(the default precision).",
         "",
         f"Flow ({f['steps']}): first run {f['first_run_seconds']:.1f} s, of which task work "
         f"{f['task_seconds']:.1f} s and orchestration + tracking {f['overhead_seconds']:.1f} s; "
@@ -276,38 +285,56 @@ def _bench_train(btc_dir: Path, work: Path, variant: str, steps: int) -> dict[st
 
 
 def _bench_inference(btc_dir: Path, work: Path, tweets: int) -> dict[str, Any]:
-    import torch
-    from transformers import AutoModelForTokenClassification, pipeline
+    """Per-tweet pipeline against batched predict (fp32 and the default precision).
 
-    from tasks.config import resolve_base_model
-    from tasks.predict_entities import EntityPredictor
-    from tasks.read_conll import LABELS
+    All on the model the flow run trained, with the entity F1 each precision scores on the
+    validation split, so a faster precision shows what it costs.
+    """
+    from transformers import pipeline
 
-    torch.manual_seed(0)
-    texts = [" ".join(t) for t in _corpus(btc_dir, work)["validation"]["tokens"][:tweets]]
-    folder = work / "bench-model"
-    model = AutoModelForTokenClassification.from_pretrained(
-        resolve_base_model(DEFAULT_BASE_MODEL),
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        use_safetensors=True,
-    )
-    model.save_pretrained(str(folder))
-    _tokenizer().save_pretrained(str(folder))
+    from tasks.predict_entities import EntityPredictor, predict_word_tags
+    from tasks.score_entities import score_entities
+
+    folder = _trained_model(work)
+    validation = _corpus(btc_dir, work)["validation"]
+    texts = [" ".join(t) for t in validation["tokens"][:tweets]]
+    warm_up = [" ".join(t) for t in validation["tokens"][-8:]]
     ner = pipeline("token-classification", model=str(folder), aggregation_strategy="simple")
+    for text in warm_up:
+        ner(text)
     started = time.perf_counter()
     for text in texts:
         ner(text)
-    per_tweet = time.perf_counter() - started
-    predictor = EntityPredictor(folder, max_length=PROJECT_MAX_LENGTH, batch_size=64)
-    started = time.perf_counter()
-    predictor.predict(texts)
-    batched = time.perf_counter() - started
-    return {
+    result: dict[str, Any] = {
         "tweets": len(texts),
-        "per_tweet_tweets_per_s": len(texts) / per_tweet,
-        "batched_tweets_per_s": len(texts) / batched,
+        "per_tweet_tweets_per_s": len(texts) / (time.perf_counter() - started),
+        "scored_tweets": len(validation),
     }
+    names = validation.features["ner_tags"].feature.names
+    gold = [[names[t] for t in tags] for tags in validation["ner_tags"]]
+    for precision in ("fp32", "auto"):
+        predictor = EntityPredictor(folder, PROJECT_MAX_LENGTH, precision=precision)
+        predictor.predict(warm_up)
+        started = time.perf_counter()
+        predictor.predict(texts)
+        tweets_per_s = len(texts) / (time.perf_counter() - started)
+        predicted, _ = predict_word_tags(
+            predictor.tokenizer, predictor.network, validation["tokens"], PROJECT_MAX_LENGTH
+        )
+        key = "fp32" if precision == "fp32" else "default"
+        result[f"batched_{key}_tweets_per_s"] = tweets_per_s
+        result[f"f1_{key}"] = score_entities(gold, predicted)["f1"]
+        result[f"{key}_dtype"] = str(predictor.network.dtype).removeprefix("torch.")
+    result["batched_tweets_per_s"] = result["batched_default_tweets_per_s"]
+    return result
+
+
+def _trained_model(work: Path) -> Path:
+    """The model folder the benchmark's flow run saved."""
+    found = [p for p in (work / "flow" / "models").iterdir() if (p / "config.json").exists()]
+    if len(found) != 1:
+        raise RuntimeError(f"{work / 'flow' / 'models'}: expected one trained model, found {found}")
+    return found[0]
 
 
 def _bench_flow(btc_dir: Path, work: Path, max_steps: int | None) -> dict[str, Any]:

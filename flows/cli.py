@@ -47,6 +47,8 @@ def build_config(
     return RunConfig.model_validate(raw)
 
 
+PRECISION_HELP = "auto | fp32 | bf16 | fp16 (auto: bf16 where the hardware computes it natively)"
+
 ConfigFile = Annotated[
     Path | None,
     typer.Option(
@@ -178,6 +180,13 @@ TrackingUri = Annotated[
     str | None, typer.Option(help="MLflow tracking URI [$MLFLOW_TRACKING_URI, else ./mlruns]")
 ]
 RegisteredModel = Annotated[str, typer.Option(help="registered model name")]
+
+
+def _check_precision(precision: str) -> None:
+    from tasks.select_device import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise _fail(ValueError(f"--precision {precision!r}: use {', '.join(PRECISIONS)}"))
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -323,8 +332,9 @@ def predict(
         str, typer.Option(help="models:/ or runs:/ URI, or a local model folder")
     ] = "models:/btc-ner@champion",
     aggregation: Annotated[str, typer.Option(help="first | average | max")] = "first",
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
     max_length: Annotated[int, typer.Option(min=8)] = 128,
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "auto",
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Print one JSON line per text: its entity spans (type, text, start, end, score)."""
@@ -333,6 +343,7 @@ def predict(
 
     if aggregation not in {"first", "average", "max"}:
         raise _fail(ValueError(f"--aggregation {aggregation!r}: use first, average or max"))
+    _check_precision(precision)
     try:
         inputs = list(texts or []) + (_read_texts(input_file) if input_file else [])
         if not inputs:
@@ -341,7 +352,9 @@ def predict(
     except (RegistryError, ValueError) as exc:
         raise _fail(exc) from exc
     chosen = cast("Aggregation", aggregation)
-    predictor = EntityPredictor(weights, max_length, batch_size, chosen, tokenizer_dir=tokenizer)
+    predictor = EntityPredictor(
+        weights, max_length, batch_size, chosen, tokenizer_dir=tokenizer, precision=precision
+    )
     for number, (text, spans) in enumerate(zip(inputs, predictor.predict(inputs), strict=True)):
         entities = [span.as_dict() for span in spans]
         typer.echo(
@@ -363,6 +376,9 @@ def evaluate(
         "nerflow-evaluations"
     ),
     max_length: Annotated[int, typer.Option(min=8)] = 128,
+    precision: Annotated[
+        str, typer.Option(help=f"{PRECISION_HELP}; fp32 scores as training does")
+    ] = "fp32",
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Score a model on any CoNLL data with the training metrics (overall and per type)."""
@@ -375,10 +391,13 @@ def evaluate(
 
     if scheme not in {"iob2", "iob1", "bioes"}:
         raise _fail(ValueError(f"--scheme {scheme!r}: use iob2, iob1 or bioes"))
+    _check_precision(precision)
     try:
         mapping = parse_label_map(label_map)
         weights, tokenizer = fetch_model(model, tracking_uri)
-        predictor = EntityPredictor(weights, max_length, tokenizer_dir=tokenizer)
+        predictor = EntityPredictor(
+            weights, max_length, tokenizer_dir=tokenizer, precision=precision
+        )
         scores = score_conll(predictor, data, scheme, mapping)  # type: ignore[arg-type]
     except (RegistryError, ValueError, ConllFormatError, FileNotFoundError) as exc:
         raise _fail(exc) from exc
@@ -398,7 +417,13 @@ def evaluate(
     if json_out is not None:
         json_out.write_text(json.dumps(scores, indent=2), encoding="utf-8")
     if log_to_mlflow:
-        params = {"model": model, "data": str(data), "label_map": label_map or "", "scheme": scheme}
+        params = {
+            "model": model,
+            "data": str(data),
+            "label_map": label_map or "",
+            "scheme": scheme,
+            "precision": precision,
+        }
         run_id = log_evaluation(tracking_uri, experiment, params, scores)
         typer.echo(f"logged as MLflow run {run_id} in experiment {experiment}")
 

@@ -49,8 +49,9 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Spans
     predictor = EntityPredictor(
         weights,
         max_length=int(config.get("max_length", 128)),
-        batch_size=int(config.get("batch_size", 64)),
+        batch_size=int(config.get("batch_size", 32)),
         aggregation=config.get("aggregation", "first"),
         tokenizer_dir=tokenizer,
+        precision=str(config.get("precision", "auto")),
     )
     return SpansModel(predictor)

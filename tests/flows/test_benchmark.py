@@ -26,6 +26,10 @@ def test_quick_benchmark_reports_every_ratio(tmp_path: Path) -> None:
     assert results["train_project"]["padding_fraction"] < 0.5
     assert results["train_token_budget"]["padding_fraction"] < 0.5
     assert ratios["train_tweets_per_s_speedup"] > 1 and ratios["predict_speedup"] > 1
+    assert ratios["predict_fp32_speedup"] > 1
+    # Both precisions were scored on the flow's model over the whole validation split.
+    assert results["inference"]["scored_tweets"] == 2001
+    assert 0 <= results["inference"]["f1_default"] <= 1
     assert 0 < ratios["cached_rerun_fraction"] < 1
     table = (tmp_path / "benchmark.md").read_text(encoding="utf-8")
     assert "| train_tweets_per_s_speedup |" in table and "padding fraction" in table
@@ -58,10 +62,14 @@ def test_markdown_marks_targets_met_and_missed() -> None:
         "ratios": {"train_tweets_per_s_speedup": 20.0, "predict_speedup": 2.0},
         "train_seed": row, "train_project": row, "train_token_budget": row,
         "tokenize": {"seed_seconds": 2.0, "project_seconds": 1.0},
-        "inference": {"per_tweet_tweets_per_s": 1.0, "batched_tweets_per_s": 2.0},
+        "inference": {"per_tweet_tweets_per_s": 1.0, "batched_tweets_per_s": 2.0,
+                      "batched_fp32_tweets_per_s": 1.5, "default_dtype": "bfloat16",
+                      "f1_fp32": 0.7, "f1_default": 0.69, "scored_tweets": 10},
         "flow": {"steps": "3 steps", "first_run_seconds": 10.0, "task_seconds": 8.0,
                  "overhead_seconds": 2.0, "cached_rerun_seconds": 1.0},
     }  # fmt: skip
     table = markdown_table(results)
     assert "| train_tweets_per_s_speedup | 20.000 | >= 15 ✓ |" in table
     assert "| predict_speedup | 2.000 | >= 5 ✗ |" in table
+    assert "| 2.0 (batched, bfloat16) | 1.5 (batched, fp32) |" in table
+    assert "0.7000 in fp32, 0.6900 in bfloat16" in table

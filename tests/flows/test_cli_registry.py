@@ -146,3 +146,13 @@ def test_evaluate_can_log_its_scores_to_mlflow(classifier_dir: Path, tmp_path: P
     run = MlflowClient(tracking_uri=uri).get_run(run_id)
     assert run.data.params["data"].endswith("conll")
     assert 0.0 <= run.data.metrics["f1"] <= 1.0 and "PER_f1" in run.data.metrics
+
+
+def test_predict_in_bf16_and_an_unknown_precision(classifier_dir: Path) -> None:
+    args = ["predict", "Tim Cook visits Berlin", "--model", str(classifier_dir)]
+    result = runner.invoke(app, [*args, "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["text"] == "Tim Cook visits Berlin"
+    result = runner.invoke(app, [*args, "--precision", "int8"])
+    assert result.exit_code == 1
+    assert "--precision 'int8': use auto, fp32, bf16, fp16" in result.output
