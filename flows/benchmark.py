@@ -109,7 +109,8 @@ def markdown_table(r: dict[str, Any]) -> str:
         op, bound = TARGETS.get(name, ("", None))
         target = f"{op} {bound:g}" if bound is not None else ""
         ok = "" if bound is None else (" ✓" if _meets(value, op, bound) else " ✗")
-        lines.append(f"| {name} | {value:.3f} | {target}{ok} |")
+        shown = f"{value:+.4f}" if name.endswith("_change") else f"{value:.3f}"
+        lines.append(f"| {name} | {shown} | {target}{ok} |")
     lines += ["", "| measurement | seed | nerflow | nerflow, token budget |", "|---|---|---|---|"]
     s, p, b = r["train_seed"], r["train_project"], r["train_token_budget"]
     for key, label in (

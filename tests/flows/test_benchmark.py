@@ -59,7 +59,8 @@ def test_markdown_marks_targets_met_and_missed() -> None:
     row = {"tweets_per_s": 1.0, "tokens_per_s": 1.0, "padding_fraction": 0.5, "peak_rss_mb": 1.0}
     results = {
         "mode": "quick",
-        "ratios": {"train_tweets_per_s_speedup": 20.0, "predict_speedup": 2.0},
+        "ratios": {"train_tweets_per_s_speedup": 20.0, "predict_speedup": 2.0,
+                   "predict_f1_change": -0.0003},
         "train_seed": row, "train_project": row, "train_token_budget": row,
         "tokenize": {"seed_seconds": 2.0, "project_seconds": 1.0},
         "inference": {"per_tweet_tweets_per_s": 1.0, "batched_tweets_per_s": 2.0,
@@ -71,5 +72,6 @@ def test_markdown_marks_targets_met_and_missed() -> None:
     table = markdown_table(results)
     assert "| train_tweets_per_s_speedup | 20.000 | >= 15 ✓ |" in table
     assert "| predict_speedup | 2.000 | >= 5 ✗ |" in table
+    assert "| predict_f1_change | -0.0003 |  |" in table
     assert "| 2.0 (batched, bfloat16) | 1.5 (batched, fp32) |" in table
     assert "0.7000 in fp32, 0.6900 in bfloat16" in table
