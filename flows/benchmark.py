@@ -15,6 +15,7 @@ import os
 import resource
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -144,9 +145,11 @@ def _meets(value: float, op: str, bound: float) -> bool:
 
 def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
     """Run one measurement in a fresh process; its peak RSS is reported with its results."""
+    # An executor lets the worker exit normally (a Pool's exit kills it), so what its
+    # imports hold (joblib's semaphores) is released instead of reported as leaked.
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        return dict(pool.apply(_measured, (fn, *args)))
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
+        return dict(executor.submit(_measured, fn, *args).result())
 
 
 def _measured(fn: Any, *args: Any) -> dict[str, Any]:
