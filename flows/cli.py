@@ -438,16 +438,24 @@ def bench(
     ] = None,
     out: Annotated[Path, typer.Option(help="where benchmark.json and .md go")] = Path("bench"),
     gpu: Annotated[bool, typer.Option(help="the GPU benchmark (random bert-base-cased)")] = False,
+    peak_tflops: Annotated[
+        float | None,
+        typer.Option(help="GPU peak for --gpu's utilisation [looked up by device name]", min=0),
+    ] = None,
 ) -> None:
     """Measure the seed notebook's pipeline against nerflow's and print the ratios."""
     from flows.benchmark import gpu_benchmark, run_benchmark
 
     if gpu:
         try:
-            result = gpu_benchmark()
+            result = gpu_benchmark(peak_flops=peak_tflops * 1e12 if peak_tflops else None)
         except RuntimeError as exc:
             raise _fail(exc) from exc
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "gpu_benchmark.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         typer.echo(json.dumps(result, indent=2))
+        if result["mfu"] is None:
+            typer.echo(f"no peak known for {result['device']}: pass --peak-tflops for the MFU")
         return
     folder = data_dir or (Path(os.environ[BTC_DIR_ENV]) if BTC_DIR_ENV in os.environ else None)
     if folder is None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.benchmark import gpu_benchmark, markdown_table, run_benchmark, training_flops_per_token
+from flows.benchmark import (
+    gpu_benchmark,
+    markdown_table,
+    run_benchmark,
+    training_flops_per_token,
+    training_throughput,
+)
 from tests.conftest import BTC_DIR
 
 
@@ -42,6 +48,24 @@ def test_gpu_benchmark_refuses_without_cuda() -> None:
         pytest.skip("this machine has a GPU: the benchmark itself runs instead")
     with pytest.raises(RuntimeError, match="needs a CUDA device"):
         gpu_benchmark()
+
+
+def test_the_gpu_modes_training_loop_trains_in_bf16_on_a_cpu_too() -> None:
+    # The loop `nerflow bench --gpu` times, on a small BERT: autocast, fused AdamW, a loss.
+    import torch
+    from transformers import BertConfig
+
+    config = BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    result = training_throughput(
+        config, "cpu", torch.bfloat16, steps=30, batch=4, seq_len=8, learning_rate=1e-3
+    )
+    assert result["tokens_per_s"] > 0 and result["dtype"] == "torch.bfloat16"
+    # The same batch every step: a model that trains fits it, so its loss falls.
+    assert result["last_loss"] < result["first_loss"] - 0.5
 
 
 def test_training_flops_follow_the_six_n_rule() -> None:
