@@ -37,6 +37,13 @@ class DataConfig(_Config):
         "instead of only the first",
     )
 
+    def cache_identity(self) -> dict[str, Any]:
+        """The fields, with a hub id that names a local folder keyed by that folder's content."""
+        identity: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        if self.source == "hub" and self.hub_id and Path(self.hub_id).exists():
+            identity["hub_id"] = Path(self.hub_id)  # a Path is fingerprinted by its files
+        return identity
+
     @model_validator(mode="after")
     def _source_needs(self) -> DataConfig:
         if self.source == "hub" and not self.hub_id:

@@ -59,7 +59,8 @@ def download_dataset(data: DataConfig, work_dir: Path) -> Path:
         for split, split_files in files.items()
         for path in split_files
     }
-    fingerprint = content_key(data.source, data.hub_id, data.hub_revision, checksums)
+    hub = data.cache_identity()["hub_id"]  # a local folder's content, else the id
+    fingerprint = content_key(data.source, hub, data.hub_revision, checksums)
     out = work_dir / "datasets" / fingerprint
     if is_complete(out):
         return out

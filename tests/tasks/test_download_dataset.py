@@ -6,7 +6,7 @@ from datasets import load_from_disk
 
 from tasks.config import DataConfig
 from tasks.download_dataset import BTC_SHA256, download_dataset, read_manifest
-from tasks.read_conll import ConllFormatError
+from tasks.read_conll import LABELS, ConllFormatError
 from tests.conftest import BTC_DIR, CONLL_DIR
 
 
@@ -109,6 +109,29 @@ def test_hub_source_reads_any_load_dataset_folder_with_tag_names(tmp_path: Path)
     assert splits["train"][0]["ner_tags"] == [1, 2]
     assert splits["test"][0]["ner_tags"] == [3, 0]
     assert read_manifest(out)["source"] == "hub"
+
+
+def test_a_local_hub_folder_is_keyed_by_its_content_not_its_name(tmp_path: Path) -> None:
+    from tasks.caching import stable_value
+
+    folder = tmp_path / "hubdata"
+    folder.mkdir()
+
+    def write(tag: str) -> None:
+        for split in ("train", "validation", "test"):
+            (folder / f"{split}.jsonl").write_text(
+                f'{{"tokens": ["Paris"], "ner_tags": ["{tag}"]}}\n', encoding="utf-8"
+            )
+
+    data = DataConfig(source="hub", hub_id=str(folder))
+    write("B-LOC")
+    first, key = download_dataset(data, tmp_path / "work"), stable_value(data)
+    write("B-ORG")  # the same folder name, edited files: a stale cache would keep B-LOC
+    second = download_dataset(data, tmp_path / "work")
+    assert second != first and stable_value(data) != key
+    assert load_from_disk(str(second / "dataset"))["train"][0]["ner_tags"] == [
+        LABELS.index("B-ORG")
+    ]
 
 
 def test_hub_source_rejects_unknown_tags(tmp_path: Path) -> None:
