@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasks.config import RunConfig
 
 # Before anything imports prefect or transformers: keep caches, locks and results out of
 # the user's home and make any accidental hub access fail fast instead of hanging.
@@ -22,6 +26,29 @@ import pytest  # noqa: E402
 FIXTURES = Path(__file__).parent / "fixtures"
 CONLL_DIR = FIXTURES / "conll"
 BTC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "broad_twitter_corpus"
+
+
+def tiny_run_config(
+    tiny_model_dir: Path,
+    tracking_uri: str,
+    experiment: str,
+    registered_model: str,
+    work_dir: Path,
+    corpus: Path = CONLL_DIR,
+    **training: object,
+) -> RunConfig:
+    """The tiny BERT on the fixture tweets for four steps: every flow test's run."""
+    from tasks.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
+
+    return RunConfig(
+        data=DataConfig(source="conll", local_dir=corpus, max_length=32),
+        model=ModelConfig(base_model=str(tiny_model_dir)),
+        training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3, **training),
+        tracking=TrackingConfig(
+            tracking_uri=tracking_uri, experiment=experiment, registered_model=registered_model
+        ),
+        work_dir=work_dir,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,7 @@ from mlflow import MlflowClient
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.train_ner import train_ner
-from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
-from tests.conftest import CONLL_DIR
+from tests.conftest import tiny_run_config
 from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
@@ -57,16 +56,8 @@ def restore_mlflow_uris() -> Iterator[None]:
 
 
 def run_flow(url: str, base_model: Path, work_dir: Path) -> dict:
-    state = train_ner(
-        data=DataConfig(source="conll", local_dir=CONLL_DIR, max_length=32),
-        model=ModelConfig(base_model=str(base_model)),
-        training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3),
-        tracking=TrackingConfig(
-            tracking_uri=url, experiment="over-http", registered_model="http-ner"
-        ),
-        work_dir=work_dir,
-        return_state=True,
-    )
+    config = tiny_run_config(base_model, url, "over-http", "http-ner", work_dir)
+    state = train_ner(**dict(config), return_state=True)
     assert state.is_completed(), state.message
     return state.result()
 

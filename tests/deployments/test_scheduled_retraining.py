@@ -36,8 +36,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from deployments.retrain import DESCRIPTION, TAGS, retraining_parameters
-from tasks.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
-from tests.conftest import CONLL_DIR
+from tasks.config import RunConfig
+from tests.conftest import CONLL_DIR, tiny_run_config
 from tests.deployments.conftest import PREFECT, PrefectServer
 from tests.processes import log_tail, running
 
@@ -129,17 +129,8 @@ def run_log(client: SyncPrefectClient, run: FlowRun, expect: str, timeout: float
 def tiny_config(tmp_path: Path, tiny_model_dir: Path, corpus: Path, model_name: str) -> RunConfig:
     """The tiny BERT on the fixture tweets, four steps, a SQLite MLflow store under tmp_path."""
     (tmp_path / "mlruns").mkdir(exist_ok=True)
-    return RunConfig(
-        data=DataConfig(source="conll", local_dir=corpus, max_length=32),
-        model=ModelConfig(base_model=str(tiny_model_dir)),
-        training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3),
-        tracking=TrackingConfig(
-            tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}",
-            experiment="scheduled",
-            registered_model=model_name,
-        ),
-        work_dir=tmp_path / "work",
-    )
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    return tiny_run_config(tiny_model_dir, uri, "scheduled", model_name, tmp_path / "work", corpus)
 
 
 def registry(config: RunConfig) -> tuple[MlflowClient, str]:

@@ -17,8 +17,7 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.train_ner import train_ner
-from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
-from tests.conftest import CONLL_DIR
+from tests.conftest import tiny_run_config
 from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
@@ -31,15 +30,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> 
     root = tmp_path_factory.mktemp("ui-store")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with prefect_test_harness(server_startup_timeout=120):
-        summary = train_ner(
-            data=DataConfig(source="conll", local_dir=CONLL_DIR, max_length=32),
-            model=ModelConfig(base_model=str(tiny_model_dir)),
-            training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3),
-            tracking=TrackingConfig(
-                tracking_uri=uri, experiment="ui-test", registered_model="ui-ner"
-            ),
-            work_dir=root / "work",
-        )
+        config = tiny_run_config(tiny_model_dir, uri, "ui-test", "ui-ner", root / "work")
+        summary = train_ner(**dict(config))
     return {"uri": uri, "root": root, **summary["mlflow"]}
 
 

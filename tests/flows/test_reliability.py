@@ -14,8 +14,7 @@ from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.train_ner import train_ner
-from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
-from tests.conftest import CONLL_DIR
+from tests.conftest import tiny_run_config
 
 NAME = "rel-ner"
 
@@ -27,18 +26,9 @@ def prefect_server() -> Iterator[None]:
 
 
 def start(tmp_path: Path, tiny_model_dir: Path, seed: int = 42) -> Any:
-    return train_ner(
-        data=DataConfig(source="conll", local_dir=CONLL_DIR, max_length=32),
-        model=ModelConfig(base_model=str(tiny_model_dir)),
-        training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3, seed=seed),
-        tracking=TrackingConfig(
-            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-            experiment="rel",
-            registered_model=NAME,
-        ),
-        work_dir=tmp_path / "work",
-        return_state=True,
-    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = tiny_run_config(tiny_model_dir, uri, "rel", NAME, tmp_path / "work", seed=seed)
+    return train_ner(**dict(config), return_state=True)
 
 
 def task_states(flow_run_id: Any) -> dict[str, list[str]]:

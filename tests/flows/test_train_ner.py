@@ -12,8 +12,8 @@ from mlflow import MlflowClient
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.train_ner import train_ner
-from tasks.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
-from tests.conftest import CONLL_DIR
+from tasks.config import DataConfig, ModelConfig, TrackingConfig
+from tests.conftest import CONLL_DIR, tiny_run_config
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -25,16 +25,10 @@ def prefect_server() -> Iterator[None]:
 def run_flow(tmp_path: Path, tiny_model_dir: Path, **training: object) -> tuple[dict, list]:
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     (tmp_path / "mlruns").mkdir(exist_ok=True)
-    state = train_ner(
-        data=DataConfig(source="conll", local_dir=CONLL_DIR, max_length=32),
-        model=ModelConfig(base_model=str(tiny_model_dir)),
-        training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3, **training),
-        tracking=TrackingConfig(
-            tracking_uri=uri, experiment="test-exp", registered_model="test-ner"
-        ),
-        work_dir=tmp_path / "work",
-        return_state=True,
+    config = tiny_run_config(
+        tiny_model_dir, uri, "test-exp", "test-ner", tmp_path / "work", **training
     )
+    state = train_ner(**dict(config), return_state=True)
     assert state.is_completed(), state.message
     task_states = [s for s in _task_states(state)]
     return state.result(), task_states
