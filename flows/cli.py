@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, cast, get_args
 
 import typer
 from pydantic import ValidationError
@@ -182,11 +183,9 @@ TrackingUri = Annotated[
 RegisteredModel = Annotated[str, typer.Option(help="registered model name")]
 
 
-def _check_precision(precision: str) -> None:
-    from tasks.select_device import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise _fail(ValueError(f"--precision {precision!r}: use {', '.join(PRECISIONS)}"))
+def _require_choice(option: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise _fail(ValueError(f"{option} {value!r}: use {', '.join(choices)}"))
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -340,10 +339,10 @@ def predict(
     """Print one JSON line per text: its entity spans (type, text, start, end, score)."""
     from tasks.log_to_mlflow import RegistryError, fetch_model
     from tasks.predict_entities import Aggregation, EntityPredictor
+    from tasks.select_device import PRECISIONS
 
-    if aggregation not in {"first", "average", "max"}:
-        raise _fail(ValueError(f"--aggregation {aggregation!r}: use first, average or max"))
-    _check_precision(precision)
+    _require_choice("--aggregation", aggregation, get_args(Aggregation))
+    _require_choice("--precision", precision, PRECISIONS)
     try:
         inputs = list(texts or []) + (_read_texts(input_file) if input_file else [])
         if not inputs:
@@ -384,14 +383,14 @@ def evaluate(
     """Score a model on any CoNLL data with the training metrics (overall and per type)."""
     from tasks.evaluate_model import score_conll
     from tasks.log_to_mlflow import RegistryError, fetch_model, log_evaluation
-    from tasks.map_labels import parse_label_map
+    from tasks.map_labels import Scheme, parse_label_map
     from tasks.predict_entities import EntityPredictor
     from tasks.read_conll import ConllFormatError
     from tasks.score_entities import ENTITY_TYPES
+    from tasks.select_device import PRECISIONS
 
-    if scheme not in {"iob2", "iob1", "bioes"}:
-        raise _fail(ValueError(f"--scheme {scheme!r}: use iob2, iob1 or bioes"))
-    _check_precision(precision)
+    _require_choice("--scheme", scheme, get_args(Scheme))
+    _require_choice("--precision", precision, PRECISIONS)
     try:
         mapping = parse_label_map(label_map)
         weights, tokenizer = fetch_model(model, tracking_uri)
