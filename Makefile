@@ -12,8 +12,9 @@ TRAIN_ARGS ?=
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 PREFECT_API := http://127.0.0.1:$(PREFECT_PORT)/api
-RETRAIN_CRON ?= 0 2 * * *
-RETRAIN_TZ ?= UTC
+# Empty: the deployment's own schedule (nightly at 02:00 UTC, deployments/retrain.py).
+RETRAIN_CRON ?=
+RETRAIN_TZ ?=
 SERVE_ARGS ?=
 
 export PREFECT_HOME ?= $(CURDIR)/.prefect
@@ -23,19 +24,30 @@ export NERFLOW_BTC_DIR ?= $(BTC_DIR)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser train test lint format ui server serve deploy worker bench bench-quick clean
+.PHONY: help install lock browser train test lint format ui server serve deploy worker bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions of everything but torch, resolved against the CPU build of torch (whose
+# dependencies differ from the CUDA build's): where pip finds that build here, else its index.
+LOCK := requirements.lock
+TORCH_SOURCE ?= $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)" $(TORCH_INDEX)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with the CPU torch and the project (editable)
+install: $(VENV)/.installed ## create .venv: the CPU torch, the locked versions, the project (editable)
+
+lock: install ## re-resolve requirements.lock from pyproject.toml's ranges, then reinstall
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet \
+		$(TORCH_SOURCE) --no-emit-package torch --no-emit-package setuptools -o $(LOCK)
+	$(MAKE) install
 
 train: install ## train on BTC with the offline MiniLM, log and register in MLflow, print a summary
 	$(VENV)/bin/nerflow train $(TRAIN_ARGS)
@@ -45,13 +57,19 @@ browser: ## install Debian's chromium + chromium-driver for the browser test (ne
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			chromium chromium-driver >/dev/null; }
 
-test: install browser ## run the whole test suite (unit, flow end to end, real corpus, browser)
+test: install ## run the whole test suite (a test whose corpus copy or browser is missing skips, saying why)
 	$(PY) -m pytest
 
+# mypy resolves modules by folder, so it checks a tree of links laid out as pip installs the
+# package (nerflow/tasks -> tasks/, ...); paths in its messages are relative to that tree.
+TYPECHECK := build/typecheck
 lint: install ## ruff lint + format check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/nerflow
+	ln -s $(CURDIR)/nerflow/* $(TYPECHECK)/nerflow/
+	for layer in tasks flows deployments; do ln -s $(CURDIR)/$$layer $(TYPECHECK)/nerflow/$$layer; done
+	cd $(TYPECHECK) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml
 
 format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -68,7 +86,7 @@ server: install ## Prefect server with its scheduler and UI on http://127.0.0.1:
 
 serve: install ## serve the retraining deployment (RETRAIN_CRON, RETRAIN_TZ); needs make server
 	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/nerflow serve \
-		--cron "$(RETRAIN_CRON)" --timezone "$(RETRAIN_TZ)" $(SERVE_ARGS)
+		$(if $(RETRAIN_CRON),--cron "$(RETRAIN_CRON)") $(if $(RETRAIN_TZ),--timezone "$(RETRAIN_TZ)") $(SERVE_ARGS)
 
 deploy: install ## register prefect.yaml's process-pool deployment (pool nerflow-process); needs make server
 	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/prefect work-pool create nerflow-process --type process --overwrite

@@ -1,0 +1,1 @@
+"""Deployments (installed as `nerflow.deployments`): schedules and work pools."""

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tasks.config import RunConfig
+from nerflow.config import RunConfig
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
@@ -75,7 +75,7 @@ def retraining_parameters(config: RunConfig) -> dict[str, Any]:
     A flow run may start in another working directory (a worker's temporary folder), so
     relative paths would land caches and the MLflow store somewhere else on every run.
     """
-    from tasks.log_to_mlflow import resolve_tracking_uri
+    from nerflow.tracking.store import resolve_tracking_uri
 
     data = config.data
     if data.local_dir is not None:
@@ -98,9 +98,8 @@ def retraining_deployment(
     collision: Collision = "enqueue",
 ) -> RunnerDeployment:
     """The `train-ner` deployment: schedule, limit of one run, tags, description, parameters."""
+    from nerflow.flows.train_ner import train_ner
     from prefect.types.entrypoint import EntrypointType
-
-    from flows.train_ner import train_ner
 
     deployment = train_ner.to_deployment(
         name=name,

@@ -1,0 +1,1 @@
+"""Prefect flows (installed as `nerflow.flows`): wiring only."""

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nerflow.tasks.download_dataset import download_dataset_task
+from nerflow.tasks.evaluate_model import evaluate_model_task
+from nerflow.tasks.gate_new_version import gate_new_version_task
+from nerflow.tasks.log_to_mlflow import log_to_mlflow_task
+from nerflow.tasks.summarize_run import summarize_run_task
+from nerflow.tasks.tokenize_dataset import tokenize_dataset_task
+from nerflow.tasks.train_model import train_model_task
 from prefect import flow
 from prefect.runtime import flow_run
 
-from tasks.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
-from tasks.download_dataset import download_dataset_task
-from tasks.evaluate_model import evaluate_model_task
-from tasks.log_to_mlflow import gate_new_version_task, log_training_run_task
-from tasks.summarize_run import summarize_run_task
-from tasks.tokenize_dataset import tokenize_dataset_task
-from tasks.train_model import train_model_task
+from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 
 
 @flow(
@@ -25,7 +26,7 @@ def train_ner(
     model: ModelConfig = ModelConfig(),  # noqa: B008
     training: TrainingConfig = TrainingConfig(),  # noqa: B008
     tracking: TrackingConfig = TrackingConfig(),  # noqa: B008
-    work_dir: Path = Path(".nerflow"),
+    work_dir: Path = RunConfig().work_dir,  # noqa: B008
 ) -> dict[str, Any]:
     """Run every step; cached steps are skipped when their inputs' content is unchanged."""
     work_dir = work_dir.resolve()
@@ -33,7 +34,7 @@ def train_ner(
     tokenized_dir = tokenize_dataset_task(dataset_dir, model, data, work_dir)
     model_dir = train_model_task(tokenized_dir, model, training, work_dir)
     report_dir = evaluate_model_task(model_dir, dataset_dir, data.max_length, work_dir)
-    logged = log_training_run_task(
+    logged = log_to_mlflow_task(
         RunConfig(data=data, model=model, training=training, tracking=tracking, work_dir=work_dir),
         dataset_dir,
         tokenized_dir,
@@ -41,12 +42,6 @@ def train_ner(
         report_dir,
         flow_run.get_id(),
     )
-    decision = gate_new_version_task(
-        logged.tracking_uri,
-        logged.registered_model,
-        logged.version,
-        tracking.promotion_margin,
-        f"prefect flow run {flow_run.get_id()}",
-        logged.reused,
-    )
+    actor = f"prefect flow run {flow_run.get_id()}"
+    decision = gate_new_version_task(logged, tracking.promotion_margin, actor)
     return summarize_run_task(model_dir, report_dir, logged, decision)

@@ -1,129 +1,26 @@
-"""Score a fine-tuned model per word on the validation and test splits."""
+"""Step: score the fine-tuned model per word on the validation and test splits."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
-from typing import Any
 
-from datasets import Dataset, load_from_disk
-from seqeval.metrics import classification_report as seqeval_report
-
-from tasks.caching import (
-    atomic_dir,
-    cached_task,
-    code_version,
-    content_key,
-    fingerprint_path,
-    is_complete,
-)
-from tasks.map_labels import Scheme, to_btc_tags
-from tasks.predict_entities import EntityPredictor, load_model, predict_word_tags
-from tasks.read_conll import LABELS, read_conll
-from tasks.score_entities import entity_strings, score_entities
-
-REPORT = "report.json"
+from nerflow.evaluation import write_report
+from nerflow.orchestration.caching import cached_task
+from nerflow.outputs import code_version, content_key, fingerprint_path, produce
 
 
 def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir: Path) -> Path:
-    """Write a JSON report of entity-level scores on validation and test; return its folder."""
+    """The JSON report of entity-level scores under `work_dir/reports/<key>`."""
     key = content_key(
         fingerprint_path(model_dir),
         fingerprint_path(dataset_dir),
         max_length,
         code_version(evaluate_model),
     )
-    out = work_dir / "reports" / key
-    if is_complete(out):
-        return out
-    started = time.perf_counter()
-    splits = load_from_disk(str(dataset_dir / "dataset"))
-    tokenizer, network = load_model(model_dir)
-    report: dict[str, Any] = {"max_length": max_length, "scored_per": "word", "splits": {}}
-    for split in ("validation", "test"):
-        ds: Dataset = splits[split]
-        names = ds.features["ner_tags"].feature.names
-        gold = [[names[t] for t in tags] for tags in ds["ner_tags"]]
-        predicted, _ = predict_word_tags(tokenizer, network, ds["tokens"], max_length)
-        scores = score_entities(gold, predicted)
-        scores["tweets"] = len(ds)
-        scores["report_text"] = seqeval_report(gold, predicted, digits=4, zero_division=0)
-        report["splits"][split] = scores
-        report.setdefault("predictions", {})[split] = predicted
-        if split == "validation":
-            report["validation_samples"] = sample_predictions(
-                ds["id"], ds["tokens"], gold, predicted
-            )
-    report["labels"] = list(LABELS)
-    with atomic_dir(out, key, started) as scratch:
-        (scratch / REPORT).write_text(json.dumps(report), encoding="utf-8")
-    return out
-
-
-def sample_predictions(
-    ids: list[str],
-    tokens: list[list[str]],
-    gold: list[list[str]],
-    predicted: list[list[str]],
-    limit: int = 200,
-) -> list[dict[str, Any]]:
-    """Tweets with their gold and predicted entities, those with the most wrong words first."""
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for sid, words, g, p in zip(ids, tokens, gold, predicted, strict=True):
-        wrong = sum(a != b for a, b in zip(g, p, strict=True))
-        rows.append(
-            (
-                wrong,
-                {
-                    "id": sid,
-                    "text": " ".join(words),
-                    "gold": "; ".join(entity_strings(words, g)),
-                    "predicted": "; ".join(entity_strings(words, p)),
-                    "wrong_words": wrong,
-                },
-            )
-        )
-    rows.sort(key=lambda row: -row[0])
-    return [row for _, row in rows[:limit]]
-
-
-def score_conll(
-    predictor: EntityPredictor,
-    data: Path,
-    scheme: Scheme = "iob2",
-    label_map: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Score a model on any CoNLL file (or folder of *.conll/*.txt files), per word.
-
-    Gold tags are brought onto IOB2 over PER/ORG/LOC first (`label_map`, `scheme`).
-    """
-    files = (
-        sorted(p for p in data.iterdir() if p.suffix in {".conll", ".txt", ".tsv", ".bio"})
-        if data.is_dir()
-        else [data]
+    return produce(
+        work_dir / "reports" / key,
+        lambda out: write_report(model_dir, dataset_dir, max_length, out),
     )
-    if not files:
-        raise FileNotFoundError(f"{data}: no .conll/.txt/.tsv/.bio files to evaluate")
-    sentences = [s for path in files for s in read_conll(path, labels=None)]
-    gold = [to_btc_tags(s.tags, scheme, label_map or {}) for s in sentences]
-    predicted, _ = predict_word_tags(
-        predictor.tokenizer,
-        predictor.network,
-        [s.tokens for s in sentences],
-        predictor.max_length,
-        predictor.batch_size,
-        predictor.aggregation,
-    )
-    scores = score_entities(gold, predicted)
-    scores["tweets"] = len(sentences)
-    scores["files"] = [str(p) for p in files]
-    return scores
-
-
-def read_report(report_dir: Path) -> dict[str, Any]:
-    """The report `evaluate_model` wrote."""
-    return json.loads((report_dir / REPORT).read_text(encoding="utf-8"))
 
 
 evaluate_model_task = cached_task(evaluate_model, name="evaluate-model")

@@ -1,70 +1,20 @@
-"""Re-tokenize word-level NER data into sub-words, re-aligning the word labels."""
+"""Step: re-tokenize the corpus for the base model, re-aligning word labels to sub-words."""
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from pathlib import Path
-from typing import Any
 
-from datasets import DatasetDict, load_from_disk
-
-from tasks.caching import (
-    atomic_dir,
-    cached_task,
-    code_version,
-    content_key,
-    fingerprint_path,
-    is_complete,
-)
-from tasks.config import DataConfig, ModelConfig, resolve_base_model
-from tasks.load_tokenizer import load_tokenizer
-from tasks.read_conll import LABELS
-
-logger = logging.getLogger(__name__)
-
-#: Label index that PyTorch's cross-entropy (and so the Trainer's loss) ignores.
-IGNORE = -100
-STATS = "stats.json"
-
-
-def align_labels(
-    word_ids: list[int | None], word_labels: list[int], label_all_subwords: bool = False
-) -> list[int]:
-    """Give each sub-word the label it is trained on.
-
-    Special tokens get -100, the index the loss ignores, so they are never trained on.
-    By default only a word's first sub-word carries its label and continuations get -100
-    too: each word is then trained and scored exactly once, as it is in the corpus. With
-    `label_all_subwords`, continuations carry the word's label, with B-X turned into I-X
-    so that a word never opens two entities.
-    """
-    aligned: list[int] = []
-    previous: int | None = None
-    for word_id in word_ids:
-        if word_id is None:
-            aligned.append(IGNORE)
-        elif word_id >= len(word_labels):
-            raise IndexError(f"word id {word_id} out of range for {len(word_labels)} labels")
-        elif word_id != previous:
-            aligned.append(word_labels[word_id])
-        elif label_all_subwords:
-            name = LABELS[word_labels[word_id]]
-            aligned.append(
-                LABELS.index("I-" + name[2:]) if name.startswith("B-") else word_labels[word_id]
-            )
-        else:
-            aligned.append(IGNORE)
-        previous = word_id
-    return aligned
+from nerflow.config import DataConfig, ModelConfig, resolve_base_model
+from nerflow.corpus.tokenize import tokenize_corpus
+from nerflow.inference.tokenizer import load_tokenizer
+from nerflow.orchestration.caching import cached_task
+from nerflow.outputs import code_version, content_key, fingerprint_path, produce
 
 
 def tokenize_dataset(
     dataset_dir: Path, model: ModelConfig, data: DataConfig, work_dir: Path
 ) -> Path:
-    """Tokenize every split without padding (the collator pads per batch) and save it."""
-    started = time.perf_counter()
+    """The tokenized splits and the tokenizer under `work_dir/tokenized/<key>`."""
     tokenizer = load_tokenizer(resolve_base_model(model.base_model), model.revision)
     key = content_key(
         fingerprint_path(dataset_dir),
@@ -75,70 +25,9 @@ def tokenize_dataset(
         data.label_all_subwords,
         code_version(tokenize_dataset),
     )
-    out = work_dir / "tokenized" / key
-    if is_complete(out):
-        return out
-    raw: DatasetDict = load_from_disk(str(dataset_dir / "dataset"))
-    stats: dict[str, dict[str, int]] = {}
-    splits = {}
-    for split, ds in raw.items():
-        # Validation and test stay first-sub-word labelled whatever the option: they are
-        # scored per word, once each.
-        all_subwords = data.label_all_subwords and split == "train"
-        encoded = encode_split(tokenizer, ds, data.max_length, all_subwords, f"tokenize {split}")
-        stats[split] = {
-            "tweets": len(encoded),
-            "subwords": int(sum(encoded["length"])),
-            "truncated": _count_truncated(tokenizer, ds, encoded, data.max_length),
-        }
-        splits[split] = encoded
-    for split, counts in stats.items():
-        if counts["truncated"]:
-            logger.warning(
-                "%s: %d of %d tweets truncated at %d sub-words",
-                split,
-                counts["truncated"],
-                counts["tweets"],
-                data.max_length,
-            )
-    with atomic_dir(out, key, started) as scratch:
-        DatasetDict(splits).save_to_disk(str(scratch / "dataset"))
-        tokenizer.save_pretrained(str(scratch / "tokenizer"))
-        (scratch / STATS).write_text(json.dumps(stats, indent=2), encoding="utf-8")
-    return out
-
-
-def encode_split(
-    tokenizer: Any, ds: Any, max_length: int, all_subwords: bool = False, desc: str | None = None
-) -> Any:
-    """Sub-word ids, aligned labels and lengths for a split of words and word tags, unpadded."""
-
-    def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        encoded = tokenizer(
-            batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length
-        )
-        encoded["labels"] = [
-            align_labels(encoded.word_ids(i), tags, all_subwords)
-            for i, tags in enumerate(batch["ner_tags"])
-        ]
-        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
-        return dict(encoded)
-
-    return ds.map(encode, batched=True, remove_columns=ds.column_names, desc=desc)
-
-
-def _count_truncated(tokenizer: Any, raw: Any, encoded: Any, max_length: int) -> int:
-    # Only sequences that hit the limit can have lost words: re-encode just those in full.
-    at_limit = [i for i, n in enumerate(encoded["length"]) if n >= max_length]
-    if not at_limit:
-        return 0
-    full = tokenizer([raw[i]["tokens"] for i in at_limit], is_split_into_words=True)
-    return sum(len(ids) > max_length for ids in full["input_ids"])
-
-
-def read_stats(tokenized_dir: Path) -> dict[str, dict[str, int]]:
-    """Per-split counts written by `tokenize_dataset`: tweets, sub-words, truncated tweets."""
-    return json.loads((tokenized_dir / STATS).read_text(encoding="utf-8"))
+    return produce(
+        work_dir / "tokenized" / key, lambda out: tokenize_corpus(dataset_dir, tokenizer, data, out)
+    )
 
 
 tokenize_dataset_task = cached_task(tokenize_dataset, name="tokenize-dataset")

@@ -1,14 +1,21 @@
-"""Shared fixtures: an isolated Prefect home, offline hub access, and a tiny random BERT."""
+"""Shared fixtures: an isolated Prefect home, offline hub access, and a tiny random BERT.
+
+A test that needs what a machine may lack (the local corpus copy, a browser) asks for it
+with `require(...)`: it skips with the reason where the thing is missing, and fails instead
+when NERFLOW_REQUIRE_ALL=1 (CI sets it: CI has them all, so a skip there is a fault).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
-    from tasks.config import RunConfig
+    from nerflow.config import RunConfig
 
 # Before anything imports prefect or transformers: keep caches, locks and results out of
 # the user's home and make any accidental hub access fail fast instead of hanging.
@@ -19,13 +26,77 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
-os.environ.pop("NERFLOW_BTC_DIR", None)
+_BTC_ENV = os.environ.pop("NERFLOW_BTC_DIR", None)
 
 import pytest  # noqa: E402
 
+_BEFORE = pytest.StashKey[set[str]]()
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CONLL_DIR = FIXTURES / "conll"
-BTC_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "broad_twitter_corpus"
+ROOT = Path(__file__).resolve().parents[1]
+#: The local BTC copy: $NERFLOW_BTC_DIR, else ../shared/data/broad_twitter_corpus.
+BTC_DIR = Path(_BTC_ENV) if _BTC_ENV else ROOT.parent / "shared" / "data" / "broad_twitter_corpus"
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip (or, with NERFLOW_REQUIRE_ALL=1, fail) unless what the test needs is here."""
+    if not available:
+        _missing(reason)
+
+
+def _missing(reason: str) -> NoReturn:
+    if os.environ.get("NERFLOW_REQUIRE_ALL") == "1":
+        pytest.fail(f"NERFLOW_REQUIRE_ALL=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def btc_dir() -> Path:
+    """The local copy of the Broad Twitter Corpus's six section files."""
+    require(
+        (BTC_DIR / "a.conll").is_file(),
+        f"needs the local BTC copy: set NERFLOW_BTC_DIR (looked in {BTC_DIR})",
+    )
+    return BTC_DIR
+
+
+def browser_binaries() -> tuple[str, str]:
+    """Debian's chromium and chromedriver."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    require(
+        bool(chromium and driver),
+        "needs Debian's chromium and chromium-driver (as root: make browser)",
+    )
+    assert chromium and driver
+    return chromium, driver
+
+
+def _untracked() -> set[str]:
+    listed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if listed.returncode != 0:  # not a git checkout (an installed copy): nothing to check
+        return set()
+    return {line[3:] for line in listed.stdout.splitlines() if line.startswith("??")}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remember what was untracked before the suite ran."""
+    session.config.stash[_BEFORE] = _untracked()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if the suite left a new untracked, non-ignored file in the checkout."""
+    if session.config.option.collectonly or exitstatus not in (0, 1):
+        return
+    left = sorted(_untracked() - session.config.stash.get(_BEFORE, set()))
+    if left:
+        session.config.get_terminal_writer().line(
+            "the test suite left files in the checkout: " + ", ".join(left), red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def tiny_run_config(
@@ -38,7 +109,7 @@ def tiny_run_config(
     **training: object,
 ) -> RunConfig:
     """The tiny BERT on the fixture tweets for four steps: every flow test's run."""
-    from tasks.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
+    from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 
     return RunConfig(
         data=DataConfig(source="conll", local_dir=corpus, max_length=32),
@@ -63,7 +134,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-init 2-layer BERT with a word-piece vocabulary built from the fixture tweets."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    from tasks.read_conll import read_conll
+    from nerflow.corpus.conll import read_conll
 
     words = sorted(
         {
@@ -97,7 +168,7 @@ def classifier_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     """The tiny BERT with a random token-classification head over the BTC labels."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from tasks.read_conll import LABELS
+    from nerflow.corpus.labels import LABELS
 
     folder = tmp_path_factory.mktemp("classifier")
     AutoModelForTokenClassification.from_pretrained(

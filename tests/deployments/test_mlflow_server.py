@@ -10,9 +10,9 @@ from pathlib import Path
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from nerflow.flows.train_ner import train_ner
 from prefect.testing.utilities import prefect_test_harness
 
-from flows.train_ner import train_ner
 from tests.conftest import tiny_run_config
 from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 

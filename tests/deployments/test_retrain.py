@@ -6,10 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from prefect.client.schemas.objects import ConcurrencyLimitStrategy
-from prefect.settings import PREFECT_API_URL, temporary_settings
-
-from deployments.retrain import (
+from nerflow.deployments.retrain import (
     DEFAULT_CRON,
     DESCRIPTION,
     TAGS,
@@ -19,7 +16,10 @@ from deployments.retrain import (
     retraining_schedule,
     serve_retraining,
 )
-from tasks.config import DataConfig, RunConfig
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from nerflow.config import DataConfig, RunConfig
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def test_the_default_deployment_is_nightly_in_utc_one_run_at_a_time(
     assert deployment.concurrency_options is not None
     assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
     assert deployment.tags == list(TAGS) and deployment.description == DESCRIPTION
-    assert deployment.entrypoint == "flows.train_ner.train_ner"
+    assert deployment.entrypoint == "nerflow.flows.train_ner.train_ner"
     assert deployment.name == "nightly-retrain"
     assert RunConfig.model_validate(deployment.parameters) is not None
 
@@ -97,3 +97,28 @@ def test_serving_without_a_server_fails_fast_instead_of_never_firing() -> None:
         pytest.raises(RuntimeError, match="make server"),
     ):
         serve_retraining(RunConfig())
+
+
+def test_prefect_yaml_states_the_code_deployment_and_no_default_twice() -> None:
+    """prefect.yaml and deployments/retrain.py define one deployment; defaults live in config."""
+    import yaml
+    from nerflow.deployments.retrain import DEFAULT_TIMEZONE
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text("utf-8"))
+    defaults = RunConfig().model_dump(mode="json")
+    for entry in spec["deployments"]:
+        assert entry["tags"] == list(TAGS)
+        assert " ".join(entry["description"].split()) == " ".join(DESCRIPTION.split())
+        (schedule,) = entry["schedules"]
+        assert (schedule["cron"], schedule["timezone"]) == (DEFAULT_CRON, DEFAULT_TIMEZONE)
+        assert entry["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+        parameters = entry["parameters"]
+        RunConfig.model_validate(parameters)  # a misspelt field fails here
+        restated = [
+            f"{section}.{name}" if isinstance(values, dict) else section
+            for section, values in parameters.items()
+            for name, value in (values.items() if isinstance(values, dict) else [(None, values)])
+            if (defaults[section].get(name) if isinstance(values, dict) else defaults[section])
+            == value
+        ]
+        assert not restated, f"{entry['name']} restates defaults: {restated}"

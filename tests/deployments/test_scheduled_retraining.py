@@ -21,6 +21,13 @@ from typing import Any, TypeVar
 
 import yaml
 from mlflow import MlflowClient
+from nerflow.deployments.retrain import (
+    DEFAULT_CRON,
+    DEFAULT_TIMEZONE,
+    DESCRIPTION,
+    TAGS,
+    retraining_parameters,
+)
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -35,8 +42,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitStrategy, FlowRun, St
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from deployments.retrain import DESCRIPTION, TAGS, retraining_parameters
-from tasks.config import RunConfig
+from nerflow.config import RunConfig
 from tests.conftest import CONLL_DIR, tiny_run_config
 from tests.deployments.conftest import PREFECT, PrefectServer
 from tests.processes import log_tail, running
@@ -48,8 +54,8 @@ SERVE = """
 import sys
 from pathlib import Path
 
-from deployments.retrain import retraining_schedule, serve_retraining
-from tasks.config import RunConfig
+from nerflow.deployments.retrain import retraining_schedule, serve_retraining
+from nerflow.config import RunConfig
 
 config = RunConfig.model_validate_json(Path(sys.argv[1]).read_text())
 schedule = retraining_schedule(timezone="Europe/Berlin", interval=float(sys.argv[2]))
@@ -204,7 +210,7 @@ def test_a_served_schedule_fires_retrains_only_on_change_and_the_gate_judges(
         assert deployment.concurrency_options is not None
         assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
         assert set(deployment.tags) == set(TAGS) and deployment.description == DESCRIPTION
-        assert deployment.entrypoint == "flows.train_ner.train_ner"
+        assert deployment.entrypoint == "nerflow.flows.train_ner.train_ner"
         assert deployment.parameters == retraining_parameters(config)
 
         # 1. The schedule fires; the run trains, registers version 1, the gate crowns it.
@@ -291,8 +297,8 @@ def test_prefect_yaml_deploys_to_its_pools_and_a_process_worker_runs_it(
             deployment = api.read_deployment_by_name(f"train-ner/{entry['name']}")
             cron = deployment.schedules[0].schedule
             assert (getattr(cron, "cron", None), getattr(cron, "timezone", None)) == (
-                "0 2 * * *",
-                "UTC",
+                DEFAULT_CRON,
+                DEFAULT_TIMEZONE,
             )
             assert deployment.global_concurrency_limit is not None
             assert deployment.global_concurrency_limit.limit == 1

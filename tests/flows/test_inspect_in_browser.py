@@ -7,21 +7,25 @@ Screenshots land in test-output/browser/.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nerflow.flows.train_ner import train_ner
 from prefect.testing.utilities import prefect_test_harness
 
-from flows.train_ner import train_ner
-from tests.conftest import tiny_run_config
+from tests.conftest import browser_binaries, tiny_run_config
 from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_present() -> None:
+    """Skip (or fail in CI) before the flow run and server start when there is no browser."""
+    browser_binaries()
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +60,12 @@ def mlflow_ui(tiny_run: dict) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Headless Debian Chromium driven by Selenium, with no calls out of this machine."""
-    if not (CHROMIUM and DRIVER):
-        pytest.fail("needs Debian's chromium and chromium-driver: run `make browser`")
+    chromium, chromedriver = browser_binaries()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for flag in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -70,7 +73,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ):  # fmt: skip
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     driver.set_page_load_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
+from nerflow.flows.train_ner import train_ner
 from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
-from flows.train_ner import train_ner
 from tests.conftest import tiny_run_config
 
 NAME = "rel-ner"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from nerflow.flows.train_ner import train_ner
 from prefect.testing.utilities import prefect_test_harness
 
-from flows.train_ner import train_ner
-from tasks.config import DataConfig, ModelConfig, TrackingConfig
+from nerflow.config import DataConfig, ModelConfig, TrackingConfig
 from tests.conftest import CONLL_DIR, tiny_run_config
 
 
@@ -127,22 +127,31 @@ def test_a_bad_base_model_fails_the_flow_and_registers_nothing(tmp_path: Path) -
 
 
 def check_logged_model(uri: str) -> None:
-    """Plain MLflow loads the registered model: pyfunc gives spans, the flavor a pipeline."""
+    """Plain MLflow loads the registered model as spans; transformers reads its files as is."""
     import mlflow
+    from transformers import pipeline
 
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    from nerflow.tracking.store import active_store
+
     text = "Tim Cook visits Berlin"
-    spans = mlflow.pyfunc.load_model("models:/test-ner@champion").predict([text, ""])
+    with active_store(uri):
+        spans = mlflow.pyfunc.load_model("models:/test-ner@champion").predict([text, ""])
+        local = Path(mlflow.artifacts.download_artifacts("models:/test-ner/1"))
     assert len(spans) == 2 and spans[1] == []
     for span in spans[0]:
         assert set(span) == {"type", "text", "start", "end", "score"}
         assert text[span["start"] : span["end"]] == span["text"]
-    pipe = mlflow.transformers.load_model("models:/test-ner/1", return_type="pipeline")
-    assert pipe.task == "token-classification"
+    # The model carries nerflow's inference package and nothing else of nerflow.
+    shipped = {p.relative_to(local / "code").as_posix() for p in (local / "code").rglob("*.py")}
+    assert "nerflow/inference/pyfunc.py" in shipped
+    assert all(name.startswith("nerflow/inference/") for name in shipped - {"nerflow/__init__.py"})
+    files = local / "data" / "model"
+    assert pipeline("token-classification", model=str(files)).task == "token-classification"
+    card = (files / "README.md").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in card and "| test | PER |" in card
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from nerflow.cli import app
 
     cli = CliRunner().invoke(
         app,
@@ -151,9 +160,6 @@ def check_logged_model(uri: str) -> None:
     )  # fmt: skip
     assert cli.exit_code == 0, cli.output
     assert json.loads(cli.stdout.strip().splitlines()[-1])["entities"] == spans[0]
-    local = mlflow.artifacts.download_artifacts("models:/test-ner/1")
-    card = (Path(local) / "README.md").read_text(encoding="utf-8")
-    assert "CC BY 4.0" in card and "| test | PER |" in card
 
 
 def summary_flow_run_id(run) -> str:

@@ -3,11 +3,13 @@ from pathlib import Path
 
 import pytest
 from datasets import load_from_disk
+from nerflow.tasks.download_dataset import download_dataset
 
-from tasks.config import DataConfig
-from tasks.download_dataset import BTC_SHA256, download_dataset, read_manifest
-from tasks.read_conll import LABELS, ConllFormatError
-from tests.conftest import BTC_DIR, CONLL_DIR
+from nerflow.config import DataConfig
+from nerflow.corpus.conll import ConllFormatError
+from nerflow.corpus.labels import LABELS
+from nerflow.corpus.sources import BTC_SHA256, read_manifest
+from tests.conftest import CONLL_DIR
 
 
 def test_local_conll_folder_becomes_a_dataset_with_class_labels(tmp_path: Path) -> None:
@@ -80,8 +82,8 @@ def test_btc_copy_missing_a_section_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_corpus_splits_match_the_published_definition(tmp_path: Path) -> None:
-    out = download_dataset(DataConfig(local_dir=BTC_DIR), tmp_path)
+def test_real_corpus_splits_match_the_published_definition(tmp_path: Path, btc_dir: Path) -> None:
+    out = download_dataset(DataConfig(local_dir=btc_dir), tmp_path)
     manifest = read_manifest(out)
     assert manifest["splits"] == {"train": 5338, "validation": 2001, "test": 2001}
     assert manifest["btc_commit"].startswith("0c45ef7b")
@@ -112,7 +114,7 @@ def test_hub_source_reads_any_load_dataset_folder_with_tag_names(tmp_path: Path)
 
 
 def test_a_local_hub_folder_is_keyed_by_its_content_not_its_name(tmp_path: Path) -> None:
-    from tasks.caching import stable_value
+    from nerflow.outputs import stable_value
 
     folder = tmp_path / "hubdata"
     folder.mkdir()

@@ -1,13 +1,14 @@
 from pathlib import Path
 
 import pytest
+from nerflow.tasks.download_dataset import download_dataset
+from nerflow.tasks.evaluate_model import evaluate_model
 
-from tasks.config import DataConfig
-from tasks.download_dataset import download_dataset
-from tasks.evaluate_model import evaluate_model, read_report
-from tasks.predict_entities import load_model, predict_word_tags
-from tasks.read_conll import LABELS
-from tasks.score_entities import score_entities
+from nerflow.config import DataConfig
+from nerflow.corpus.labels import LABELS
+from nerflow.evaluation import read_report
+from nerflow.inference.predict import load_model, predict_word_tags
+from nerflow.metrics.scores import score_entities
 from tests.conftest import CONLL_DIR
 
 

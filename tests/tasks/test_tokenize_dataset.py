@@ -2,11 +2,12 @@ from pathlib import Path
 
 import pytest
 from datasets import load_from_disk
+from nerflow.tasks.download_dataset import download_dataset
+from nerflow.tasks.tokenize_dataset import tokenize_dataset
 
-from tasks.config import DataConfig, ModelConfig
-from tasks.download_dataset import download_dataset
-from tasks.read_conll import LABELS
-from tasks.tokenize_dataset import IGNORE, align_labels, read_stats, tokenize_dataset
+from nerflow.config import DataConfig, ModelConfig
+from nerflow.corpus.labels import LABELS
+from nerflow.corpus.tokenize import IGNORE, align_labels, read_stats
 from tests.conftest import CONLL_DIR
 
 B_PER, I_PER, OUT = LABELS.index("B-PER"), LABELS.index("I-PER"), LABELS.index("O")

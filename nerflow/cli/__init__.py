@@ -1,0 +1,26 @@
+"""The `nerflow` command line: builds the typed configs and runs the flows."""
+
+from __future__ import annotations
+
+import typer
+
+from nerflow.cli import bench, inference, registry, train
+
+app = typer.Typer(
+    help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(train.train)
+app.command()(train.serve)
+app.command()(registry.models)
+app.command()(registry.promote)
+app.command()(registry.rollback)
+app.command()(inference.predict)
+app.command()(inference.evaluate)
+app.command()(bench.bench)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="nerflow")

@@ -1,0 +1,142 @@
+"""`nerflow predict` and `nerflow evaluate`: a trained model on new text or CoNLL data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, cast, get_args
+
+import typer
+
+from nerflow.cli.options import TrackingUri, fail
+from nerflow.config import DataConfig, TrackingConfig
+
+DEFAULT_MODEL = f"models:/{TrackingConfig().registered_model}@champion"
+DEFAULT_MAX_LENGTH = DataConfig().max_length
+PRECISION_HELP = "auto | fp32 | bf16 | fp16 (auto: bf16 where the hardware computes it natively)"
+
+
+def _require_choice(option: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        fail(f"{option} {value!r}: use {', '.join(choices)}")
+
+
+def read_texts(path: Path) -> list[str]:
+    """One text per line, or JSON lines (a string or an object with "text") for .jsonl."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix not in {".jsonl", ".ndjson"}:
+        return lines
+    texts = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            texts.append("")
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+        text = item.get("text") if isinstance(item, dict) else item
+        if not isinstance(text, str):
+            raise ValueError(f'{path}:{number}: expected a string or {{"text": ...}}')
+        texts.append(text)
+    return texts
+
+
+def predict(
+    texts: Annotated[list[str] | None, typer.Argument(help="texts to tag")] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", help="one text per line, or .jsonl", exists=True, dir_okay=False),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="models:/ or runs:/ URI, or a local model folder")
+    ] = DEFAULT_MODEL,
+    aggregation: Annotated[str, typer.Option(help="first | average | max")] = "first",
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    max_length: Annotated[int, typer.Option(min=8)] = DEFAULT_MAX_LENGTH,
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "auto",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Print one JSON line per text: its entity spans (type, text, start, end, score)."""
+    from nerflow.inference.device import PRECISIONS
+    from nerflow.inference.predict import Aggregation, EntityPredictor
+    from nerflow.tracking.model import fetch_model
+    from nerflow.tracking.registry import RegistryError
+
+    _require_choice("--aggregation", aggregation, get_args(Aggregation))
+    _require_choice("--precision", precision, PRECISIONS)
+    try:
+        inputs = list(texts or []) + (read_texts(input_file) if input_file else [])
+        if not inputs:
+            raise ValueError("nothing to predict: give texts or --input FILE")
+        weights, tokenizer = fetch_model(model, tracking_uri)
+    except (RegistryError, ValueError) as exc:
+        fail(exc)
+    chosen = cast("Aggregation", aggregation)
+    predictor = EntityPredictor(
+        weights, max_length, batch_size, chosen, tokenizer_dir=tokenizer, precision=precision
+    )
+    for number, (text, spans) in enumerate(zip(inputs, predictor.predict(inputs), strict=True)):
+        entities = [span.as_dict() for span in spans]
+        typer.echo(
+            json.dumps({"id": number, "text": text, "entities": entities}, ensure_ascii=False)
+        )
+
+
+def evaluate(
+    model: Annotated[str, typer.Option(help="models:/ URI or local model folder")],
+    data: Annotated[Path, typer.Option(help="a CoNLL file or a folder of them", exists=True)],
+    label_map: Annotated[
+        str | None, typer.Option(help="e.g. person=PER,location=LOC,corporation=ORG,group=ORG")
+    ] = None,
+    scheme: Annotated[str, typer.Option(help="iob2 | iob1 | bioes")] = "iob2",
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the scores here")] = None,
+    log_to_mlflow: Annotated[bool, typer.Option(help="record the scores as an MLflow run")] = False,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment for --log-to-mlflow")] = (
+        "nerflow-evaluations"
+    ),
+    max_length: Annotated[int, typer.Option(min=8)] = DEFAULT_MAX_LENGTH,
+    precision: Annotated[
+        str, typer.Option(help=f"{PRECISION_HELP}; fp32 scores as training does")
+    ] = "fp32",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Score a model on any CoNLL data with the training metrics (overall and per type)."""
+    from nerflow.corpus.conll import ConllFormatError
+    from nerflow.corpus.labels import Scheme, parse_label_map
+    from nerflow.evaluation import score_conll
+    from nerflow.inference.device import PRECISIONS
+    from nerflow.inference.predict import EntityPredictor
+    from nerflow.reporting.tables import render, score_rows
+    from nerflow.tracking.evaluations import log_evaluation
+    from nerflow.tracking.model import fetch_model
+    from nerflow.tracking.registry import RegistryError
+
+    _require_choice("--scheme", scheme, get_args(Scheme))
+    _require_choice("--precision", precision, PRECISIONS)
+    try:
+        mapping = parse_label_map(label_map)
+        weights, tokenizer = fetch_model(model, tracking_uri)
+        predictor = EntityPredictor(
+            weights, max_length, tokenizer_dir=tokenizer, precision=precision
+        )
+        scores = score_conll(predictor, data, cast("Scheme", scheme), mapping)
+    except (RegistryError, ValueError, ConllFormatError, FileNotFoundError) as exc:
+        fail(exc)
+    typer.echo(f"{scores['tweets']} sentences, {scores['support']} gold entities")
+    rows = score_rows({"data": scores}, support=True)
+    typer.echo(render(rows, ("type", "precision", "recall", "f1", "support")))
+    typer.echo(f"macro F1 {scores['macro_f1']:.3f}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(scores, indent=2), encoding="utf-8")
+    if log_to_mlflow:
+        params = {
+            "model": model,
+            "data": str(data),
+            "label_map": label_map or "",
+            "scheme": scheme,
+            "precision": precision,
+        }
+        run_id = log_evaluation(tracking_uri, experiment, params, scores)
+        typer.echo(f"logged as MLflow run {run_id} in experiment {experiment}")

@@ -1,0 +1,156 @@
+"""Command-line options taken from the config models: names, types, help and defaults once.
+
+A command declares which config fields it exposes (and under which option name); the
+option's type, help text and shown default come from the field in `nerflow.config`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn, Union, get_args, get_origin
+
+import typer
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from nerflow.config import RunConfig
+
+#: `{"data": {"max_length": 64}}`: only the options a user gave, by config section.
+Overrides = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ConfigOption:
+    """A config field exposed as an option; `flag` overrides the `--name` spelling."""
+
+    section: str | None  # None: a field of RunConfig itself (work_dir)
+    field: str
+    flag: str | None = None
+
+
+TRACKING_URI = ConfigOption("tracking", "tracking_uri")
+REGISTERED_MODEL = ConfigOption("tracking", "registered_model")
+
+
+def field_info(option: ConfigOption) -> FieldInfo:
+    """The pydantic field behind an option."""
+    model: type[BaseModel] = RunConfig
+    if option.section is not None:
+        annotation = RunConfig.model_fields[option.section].annotation
+        assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        model = annotation
+    return model.model_fields[option.field]
+
+
+def help_text(option: ConfigOption) -> str:
+    """The field's description, with its default in brackets when it has one."""
+    info = field_info(option)
+    description = re.sub(r"\s+", " ", info.description or "").strip()
+    default = info.default
+    shown = f" [{default}]" if default is not None and not isinstance(default, bool) else ""
+    return description + shown
+
+
+def _option_type(info: FieldInfo) -> Any:
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is Literal:
+        return str  # the config model checks the choice and names the field
+    return annotation
+
+
+def option_parameter(name: str, option: ConfigOption) -> inspect.Parameter:
+    """A keyword parameter typer turns into `--name`, None unless the user gives it."""
+    info = field_info(option)
+    kind = _option_type(info)
+    flag = option.flag or "--" + name.replace("_", "-")
+    annotation = Annotated[kind | None, typer.Option(flag, help=help_text(option))]  # type: ignore[valid-type]
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+    )
+
+
+def with_config_options(
+    options: dict[str, ConfigOption],
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command one option per config field; it receives them as `overrides`."""
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(fn, eval_str=True)
+        fixed = [p for name, p in signature.parameters.items() if name != "overrides"]
+        extra = [option_parameter(name, option) for name, option in options.items()]
+
+        def command(**kwargs: Any) -> None:
+            given = {name: kwargs.pop(name) for name in options}
+            fn(**kwargs, overrides=collect_overrides(options, given))
+
+        parameters = [*fixed, *extra]
+        command.__name__, command.__doc__ = fn.__name__, fn.__doc__
+        command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        return command
+
+    return decorate
+
+
+def collect_overrides(options: dict[str, ConfigOption], given: dict[str, Any]) -> Overrides:
+    """The options the user gave, by config section (top-level fields under "")."""
+    out: Overrides = {}
+    for name, value in given.items():
+        if value is not None:
+            option = options[name]
+            out.setdefault(option.section or "", {})[option.field] = value
+    return out
+
+
+def build_config(config_file: Path | None, overrides: Overrides) -> RunConfig:
+    """The run's config: defaults, then the TOML file, then command-line options."""
+    raw: dict[str, Any] = {}
+    if config_file is not None:
+        raw = RunConfig.from_toml(config_file).model_dump(exclude_unset=True)
+    for section, values in overrides.items():
+        if section:
+            raw.setdefault(section, {}).update(values)
+        else:
+            raw.update(values)
+    return RunConfig.model_validate(raw)
+
+
+def config_or_exit(config_file: Path | None, overrides: Overrides) -> RunConfig:
+    """`build_config`, or exit 2 naming the bad field before any work starts."""
+    try:
+        return build_config(config_file, overrides)
+    except (ValidationError, ValueError) as exc:
+        typer.echo(f"invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def fail(exc: Exception | str, code: int = 1) -> NoReturn:
+    """Print one error line and exit non-zero."""
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code)
+
+
+def actor() -> str:
+    """Who made a registry change from the command line."""
+    return f"nerflow CLI ({os.environ.get('USER', 'unknown user')})"
+
+
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML file with [data] [model] [training] [tracking]",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+TrackingUri = Annotated[str | None, typer.Option(help=help_text(TRACKING_URI))]
+RegisteredModel = Annotated[str, typer.Option(help=help_text(REGISTERED_MODEL))]

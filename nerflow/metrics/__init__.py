@@ -1,0 +1,1 @@
+"""Entity-level scores (an `evaluate` metric module) and what is derived from them."""

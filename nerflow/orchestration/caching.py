@@ -1,0 +1,50 @@
+"""All Prefect cache and lock policy of the project, in one place.
+
+Steps are cached by their output folders (`nerflow.outputs.produce`): a folder keyed on
+the step's inputs and code, reused when complete, built under an OS file lock otherwise.
+Prefect keeps no cache records of its own for them (so nothing in `$PREFECT_HOME` can go
+stale or stay locked after a crash); a step that reused its folder ends in Prefect's
+`Cached` state, so a run of cache hits reads as one in the UI.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar, cast
+
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
+
+from nerflow.outputs import watch_outputs
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _StepTask(Task[P, R]):
+    """A task whose call returns its result even when the run ended in a named state."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task; a `Cached` run gives its result like a computed one."""
+        return super().__call__(*args, return_state=True, **kwargs).result()
+
+
+def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
+    """Wrap a step function whose output folder is its cache as a Prefect task."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with watch_outputs() as produced:
+            result = fn(*args, **kwargs)
+        if produced and all(output.reused for output in produced):
+            return Completed(name="Cached", data=result, message="output already complete")
+        return result
+
+    return cast("Task[P, R]", _StepTask(run, cache_policy=NO_CACHE, **options))
+
+
+def uncached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
+    """Wrap a plain function as a Prefect task that always runs (it talks to outside state)."""
+    return task(cache_policy=NO_CACHE, **options)(fn)

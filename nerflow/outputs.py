@@ -1,0 +1,266 @@
+"""Step outputs: content fingerprints, and folders published whole, once, under a lock.
+
+This is the project's one cache. A step's output folder is named by a key over what it
+computes from (its inputs' content and its code version); a complete folder is reused,
+a missing one is built in a scratch folder and renamed into place. The Prefect layer only
+reports what happened here (`nerflow.orchestration.caching`).
+"""
+
+from __future__ import annotations
+
+import ast
+import fcntl
+import hashlib
+import inspect
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel
+
+logger = logging.getLogger(__name__)
+
+#: A finished output folder carries this file; its content is the folder's fingerprint.
+FINGERPRINT_FILE = "FINGERPRINT"
+#: ...and this one the seconds the step spent computing it (its cost, even when reused).
+SECONDS_FILE = "SECONDS"
+#: How often a run blocked on another run's lock says it is still waiting.
+WAIT_REPORT_SECONDS = 60.0
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint_path(path: Path) -> str:
+    """A content fingerprint of a file or folder (a finished output folder's own, if it has one)."""
+    if path.is_file():
+        return sha256_file(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"cannot fingerprint {path}: no such file or folder")
+    own = path / FINGERPRINT_FILE
+    if own.is_file():
+        return own.read_text(encoding="utf-8").strip()
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
+        digest.update(sha256_file(file).encode())
+    return digest.hexdigest()
+
+
+def stable_value(value: Any) -> Any:
+    """Turn a step input into plain data that identifies its content (Paths by fingerprint)."""
+    identity = getattr(value, "cache_identity", None)
+    if callable(identity):  # a config that knows what its content is (e.g. model weights)
+        return stable_value(identity())
+    if isinstance(value, BaseModel):
+        return {name: stable_value(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, Path):
+        return fingerprint_path(value) if value.exists() else str(value)
+    if isinstance(value, dict):
+        return {str(k): stable_value(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [stable_value(v) for v in value]
+    return value
+
+
+def content_key(*parts: Any) -> str:
+    """A short, stable hash of any mix of config models, paths and plain values."""
+    payload = json.dumps([stable_value(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def code_version(fn: Callable[..., Any]) -> str:
+    """A fingerprint of what `fn`'s module and the project modules it uses compute.
+
+    Each module counts by its syntax tree without docstrings (and without the string
+    statements under config fields that pydantic reads as their descriptions), so editing
+    a comment, a docstring or a field's description changes nothing; editing code does.
+    An unrelated module of the project does not count.
+    """
+    root = fn.__module__.split(".")[0]
+    seen: set[str] = set()
+    pending = [fn.__module__]
+    files: set[str] = set()
+    while pending:
+        name = pending.pop()
+        module = sys.modules.get(name)
+        if name in seen or module is None:
+            continue
+        seen.add(name)
+        if source := getattr(module, "__file__", None):
+            files.add(source)
+        for value in vars(module).values():
+            dep = (
+                value.__name__
+                if isinstance(value, ModuleType)
+                else getattr(value, "__module__", None)
+            )
+            if isinstance(dep, str) and dep.split(".")[0] == root:
+                pending.append(dep)
+    if not files and (source := inspect.getsourcefile(fn)):
+        files.add(source)
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(source_fingerprint(Path(file)).encode())
+    return digest.hexdigest()[:16]
+
+
+def source_fingerprint(path: Path) -> str:
+    """SHA-256 of a Python file's syntax tree with every bare string statement removed."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [statement for statement in body if not _is_string_statement(statement)]
+            node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+
+
+def _is_string_statement(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+@contextmanager
+def atomic_dir(final: Path, fingerprint: str, started: float | None = None) -> Iterator[Path]:
+    """Yield a scratch folder that becomes `final` only if the block completes.
+
+    Nothing half-written is ever visible at `final`: a crash leaves a `.tmp-*` folder
+    beside it, which the next attempt ignores (and a finished one cleans up). With
+    `started` (a `time.perf_counter()` reading), the step's compute time is kept too.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    scratch = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir()
+    try:
+        yield scratch
+        if started is not None:
+            seconds = time.perf_counter() - started
+            (scratch / SECONDS_FILE).write_text(f"{seconds:.3f}\n", encoding="utf-8")
+        (scratch / FINGERPRINT_FILE).write_text(fingerprint + "\n", encoding="utf-8")
+        if final.exists():  # a concurrent writer finished first: its result is as good
+            shutil.rmtree(scratch)
+        else:
+            os.replace(scratch, final)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def compute_seconds(folder: Path) -> float | None:
+    """How long the step that wrote `folder` worked (None if it did not say)."""
+    path = folder / SECONDS_FILE
+    return float(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def is_complete(folder: Path) -> bool:
+    """True when `folder` was finished by `atomic_dir`."""
+    return (folder / FINGERPRINT_FILE).is_file()
+
+
+@contextmanager
+def output_lock(folder: Path) -> Iterator[None]:
+    """Hold the lock on building `folder`, shared by every process on this machine.
+
+    An OS file lock (`flock`): the kernel releases it when its holder exits, killed or
+    not, so a crashed run never blocks the next one. A run that has to wait says so,
+    naming the holder, and again every minute.
+    """
+    # Beside the steps' folders, not in them: a listing of a step's outputs shows outputs.
+    path = folder.parent.parent / ".locks" / f"{folder.parent.name}-{folder.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        waited_since: float | None = None
+        last_report = 0.0
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                if waited_since is None:
+                    waited_since = now
+                if now - last_report >= WAIT_REPORT_SECONDS or last_report == 0.0:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    logger.warning(
+                        "waiting for %s: %s is computing it (waited %.0f s)",
+                        folder,
+                        holder,
+                        now - waited_since,
+                    )
+                    last_report = now
+                time.sleep(0.5)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """A step's output folder, and whether this call reused it instead of computing it."""
+
+    path: Path
+    reused: bool
+
+
+_produced: ContextVar[list[StepOutput] | None] = ContextVar("nerflow_produced", default=None)
+
+
+@contextmanager
+def watch_outputs() -> Iterator[list[StepOutput]]:
+    """Collect the `StepOutput`s that `produce` returns inside the block."""
+    produced: list[StepOutput] = []
+    token = _produced.set(produced)
+    try:
+        yield produced
+    finally:
+        _produced.reset(token)
+
+
+def produce(folder: Path, build: Callable[[Path], None]) -> Path:
+    """`folder` as it is when complete; else built by `build(scratch)` and published whole.
+
+    Two processes asking for the same folder build it once: the second waits on the lock,
+    then finds it complete.
+    """
+    reused = True
+    if not is_complete(folder):
+        with output_lock(folder):
+            if not is_complete(folder):
+                reused = False
+                with atomic_dir(folder, folder.name, time.perf_counter()) as scratch:
+                    build(scratch)
+    if (produced := _produced.get()) is not None:
+        produced.append(StepOutput(folder, reused))
+    return folder

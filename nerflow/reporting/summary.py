@@ -1,0 +1,108 @@
+"""The end-of-run summary: scores per split and type, and where the model was recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nerflow.corpus.labels import ENTITY_TYPES
+from nerflow.evaluation import read_report
+from nerflow.reporting.tables import SCORE_COLUMNS, render
+from nerflow.tracking.registry import PromotionDecision
+from nerflow.tracking.runs import LoggedModel
+from nerflow.training.fit import read_training_meta
+
+
+def build_summary(
+    model_dir: Path, report_dir: Path, logged: LoggedModel, decision: PromotionDecision
+) -> dict[str, Any]:
+    """Plain data a user needs after a run: scores, model location, how to look at it."""
+    report = read_report(report_dir)
+    meta = read_training_meta(model_dir)
+    scores = {}
+    for split in ("validation", "test"):
+        s = report["splits"][split]
+        scores[split] = {
+            "overall": {k: s[k] for k in ("precision", "recall", "f1")},
+            "macro_f1": s["macro_f1"],
+            "token_weighted_f1": s["token_weighted_f1"],
+            **{
+                t: {k: s["per_type"][t][k] for k in ("precision", "recall", "f1")}
+                for t in ENTITY_TYPES
+            },
+        }
+    return {
+        "scores": scores,
+        "model_dir": str(model_dir),
+        "device": meta["device"],
+        "train_seconds": meta["train_seconds"],
+        "mlflow": logged.as_dict(),
+        "promotion": decision.as_dict(),
+    }
+
+
+def outcome_line(summary: dict[str, Any]) -> str:
+    """One line: what the registry got and what the promotion gate decided."""
+    ml, decision = summary["mlflow"], summary["promotion"]
+    registry = (
+        f"model already registered as version {ml['version']}: nothing new logged"
+        if ml["reused"]
+        else f"registered version {ml['version']} (MLflow run {ml['run_id']})"
+    )
+    return f"{registry}; promotion {decision['action']}: {decision['reason']}"
+
+
+def per_type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per split and entity type (and overall): precision, recall, F1."""
+    return [
+        {"split": split, "type": name, **scores[name]}
+        for split, scores in summary["scores"].items()
+        for name in ("overall", *ENTITY_TYPES)
+    ]
+
+
+def format_markdown(summary: dict[str, Any]) -> str:
+    """The flow run's report for Prefect's UI: scores, promotion decision, MLflow pointers."""
+    ml, decision = summary["mlflow"], summary["promotion"]
+    table = render(per_type_rows(summary), SCORE_COLUMNS, style="markdown")
+    state = "already registered; nothing new logged" if ml["reused"] else "newly registered"
+    return f"""# NER training run
+
+{table}
+
+**Promotion**: `{decision["action"]}`: {decision["reason"]}. Champion is version
+{decision["champion"]}.
+
+**MLflow**: run `{ml["run_id"]}` (experiment {ml["experiment_id"]}) at `{ml["tracking_uri"]}`;
+model `{ml["registered_model"]}` version {ml["version"]} ({state}).
+
+Trained on {summary["device"]} in {summary["train_seconds"]:.0f} s; model files
+`{summary["model_dir"]}`.
+"""
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A terminal table of the summary, with the commands to inspect the run."""
+    rows = per_type_rows(summary)
+    for split, scores in summary["scores"].items():
+        rows.append({"split": split, "type": "macro", "f1": scores["macro_f1"]})
+        rows.append({"split": split, "type": "token-wtd", "f1": scores["token_weighted_f1"]})
+    order = {split: i for i, split in enumerate(summary["scores"])}
+    rows.sort(key=lambda row: order[row["split"]])  # stable: each split's rows stay in order
+    ml = summary["mlflow"]
+    state = "already registered, nothing new logged" if ml["reused"] else "registered"
+    lines = [
+        render(rows, SCORE_COLUMNS),
+        "(macro: entity F1 averaged over types; token-wtd: token-level weighted F1, the seed's"
+        " metric)",
+        "",
+        f"trained on {summary['device']} in {summary['train_seconds']:.0f} s; model files: "
+        f"{summary['model_dir']}",
+        f"MLflow run {ml['run_id']} (experiment {ml['experiment_id']}) at {ml['tracking_uri']}",
+        f"model {ml['registered_model']} version {ml['version']} ({state})",
+        f"promotion: {summary['promotion']['action']}: {summary['promotion']['reason']}"
+        f" (champion is now version {summary['promotion']['champion']})",
+        f"inspect: mlflow ui --backend-store-uri {ml['tracking_uri']} --host 127.0.0.1"
+        " (or: make ui), then open http://127.0.0.1:5000",
+    ]
+    return "\n".join(lines)

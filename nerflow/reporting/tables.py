@@ -1,0 +1,64 @@
+"""The one score-table format: rows of P/R/F1 per split and type, as text or Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from nerflow.corpus.labels import ENTITY_TYPES
+
+Style = Literal["text", "markdown"]
+SCORE_COLUMNS = ("split", "type", "precision", "recall", "f1")
+
+
+def score_rows(
+    splits: dict[str, dict[str, Any]], support: bool = False
+) -> list[dict[str, str | float | int]]:
+    """One row per split and type (overall first) from `score_entities` results."""
+    rows: list[dict[str, str | float | int]] = []
+    for split, scores in splits.items():
+        for name in ("overall", *ENTITY_TYPES):
+            values = scores if name == "overall" else scores["per_type"][name]
+            row: dict[str, str | float | int] = {"split": split, "type": name}
+            row.update({k: float(values[k]) for k in ("precision", "recall", "f1")})
+            if support:
+                row["support"] = int(values["support"])
+            rows.append(row)
+    return rows
+
+
+def render(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str] | None = None,
+    style: Style = "text",
+    digits: int = 3,
+) -> str:
+    """Rows as an aligned text table or a Markdown table; floats with `digits` decimals."""
+    names = list(columns or (rows[0].keys() if rows else ()))
+    cells = [[_cell(row.get(name, ""), digits) for name in names] for row in rows]
+    if style == "markdown":
+        lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        return "\n".join(lines)
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(names)]
+    numeric = [bool(rows) and all(_is_number(row.get(n)) for row in rows) for n in names]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if right else v.ljust(w)
+            for v, w, right in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(names), *(line(row) for row in cells)])
+
+
+def _cell(value: Any, digits: int) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

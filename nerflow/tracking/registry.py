@@ -1,0 +1,218 @@
+"""The registry lifecycle: versions, the promotion gate, manual promotion and rollback."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from nerflow.tracking.locks import registry_lock
+from nerflow.tracking.store import client as _client
+
+#: Version tag holding the fingerprint of the trained model folder: one version per model.
+MODEL_KEY_TAG = "nerflow.model_key"
+DATA_TAG = "nerflow.data_fingerprint"
+CHAMPION = "champion"
+PREVIOUS = "previous-champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "nerflow.alias_history"
+DECISION_TAG = "nerflow.promotion"
+
+
+class RegistryError(ValueError):
+    """A registry request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What the gate did with a new version, and the validation scores it compared."""
+
+    action: Literal["first-champion", "promoted", "challenger", "unchanged"]
+    version: str
+    champion: str
+    previous_champion: str | None
+    new_val_f1: float | None
+    champion_val_f1: float | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for summaries and Prefect results."""
+        return asdict(self)
+
+
+def _val_f1(version: Any) -> float | None:
+    value = version.tags.get("val_f1")
+    return float(value) if value is not None else None
+
+
+def _alias_version(client: Any, name: str, alias: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _record(client: Any, name: str, version: str, event: dict[str, Any]) -> None:
+    """Append an alias change to the version's history tag (what, when, from where, by whom)."""
+    current = client.get_model_version(name, version).tags.get(HISTORY_TAG)
+    history = json.loads(current) if current else []
+    history.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), **event})
+    client.set_model_version_tag(name, version, HISTORY_TAG, json.dumps(history))
+
+
+def _move_alias(client: Any, name: str, alias: str, version: str, actor: str) -> str | None:
+    """Point `alias` at `version`, recording the change on both versions; return the old one."""
+    old = _alias_version(client, name, alias)
+    old_version = str(old.version) if old is not None else None
+    if old_version == version:
+        return old_version
+    client.set_registered_model_alias(name, alias, version)
+    _record(
+        client,
+        name,
+        version,
+        {"alias": alias, "action": "set", "from_version": old_version, "by": actor},
+    )
+    if old_version is not None:
+        _record(
+            client,
+            name,
+            old_version,
+            {"alias": alias, "action": "moved", "to_version": version, "by": actor},
+        )
+    return old_version
+
+
+def _evaluated_version(client: Any, name: str, version: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise RegistryError(f"registered model {name!r} has no version {version!r}") from exc
+    if _val_f1(found) is None:
+        raise RegistryError(
+            f"{name} version {version} never finished evaluation (no val_f1 tag): not promoted"
+        )
+    return found
+
+
+def gate_new_version(
+    uri: str, name: str, version: str, margin: float, actor: str, reused: bool = False
+) -> PromotionDecision:
+    """Promote `version` to champion if its validation F1 beats the champion's by `margin`.
+
+    The old champion keeps `previous-champion`; a version that does not win gets
+    `challenger` and a tag with both scores. The test split never decides.
+    """
+    with registry_lock(uri, name):
+        client = _client(uri)
+        new = _evaluated_version(client, name, version)
+        new_f1 = _val_f1(new)
+        champion = _alias_version(client, name, CHAMPION)
+        champion_f1 = _val_f1(champion) if champion is not None else None
+        if reused or (champion is not None and str(champion.version) == version):
+            holder = str(champion.version) if champion is not None else version
+            return PromotionDecision(
+                "unchanged", version, holder, None, new_f1, champion_f1,
+                "model already registered; no new version to judge",
+            )  # fmt: skip
+        if champion is None or champion_f1 is None:
+            _move_alias(client, name, CHAMPION, version, actor)
+            reason = f"first evaluated version: champion with val F1 {new_f1:.4f}"
+            decision = PromotionDecision(
+                "first-champion", version, version, None, new_f1, None, reason
+            )
+        elif new_f1 is not None and new_f1 > champion_f1 and new_f1 - champion_f1 >= margin:
+            old = _move_alias(client, name, CHAMPION, version, actor)
+            if old is not None:
+                _move_alias(client, name, PREVIOUS, old, actor)
+            reason = (
+                f"val F1 {new_f1:.4f} beats champion v{champion.version} ({champion_f1:.4f}) "
+                f"by at least {margin}"
+            )
+            decision = PromotionDecision(
+                "promoted", version, version, old, new_f1, champion_f1, reason
+            )
+        else:
+            _move_alias(client, name, CHALLENGER, version, actor)
+            reason = (
+                f"val F1 {new_f1:.4f} does not beat champion v{champion.version} "
+                f"({champion_f1:.4f}) by the margin {margin}"
+            )
+            decision = PromotionDecision(
+                "challenger", version, str(champion.version), None, new_f1, champion_f1, reason
+            )
+        client.set_model_version_tag(name, version, DECISION_TAG, f"{decision.action}: {reason}")
+        return decision
+
+
+def promote_version(uri: str, name: str, version: str, alias: str, actor: str) -> str | None:
+    """Manually point `alias` at an evaluated version; champion's old holder becomes previous."""
+    with registry_lock(uri, name):
+        client = _client(uri)
+        _evaluated_version(client, name, version)
+        old = _move_alias(client, name, alias, version, actor)
+        if alias == CHAMPION and old is not None and old != version:
+            _move_alias(client, name, PREVIOUS, old, actor)
+        return old
+
+
+def rollback_champion(uri: str, name: str, actor: str) -> tuple[str, str]:
+    """Move champion back to previous-champion (and previous-champion to the demoted one)."""
+    with registry_lock(uri, name):
+        client = _client(uri)
+        previous = _alias_version(client, name, PREVIOUS)
+        champion = _alias_version(client, name, CHAMPION)
+        if previous is None or champion is None:
+            raise RegistryError(f"{name}: nothing to roll back to (no {PREVIOUS!r} alias)")
+        _move_alias(client, name, CHAMPION, str(previous.version), actor)
+        _move_alias(client, name, PREVIOUS, str(champion.version), actor)
+        return str(champion.version), str(previous.version)
+
+
+def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
+    """Every version with its aliases, scores, base model, data fingerprint and creation time."""
+    client = _client(uri)
+    versions = client.search_model_versions(f"name='{name}'")
+    if not versions:
+        raise RegistryError(f"no registered model {name!r} at {uri}")
+    # search_model_versions leaves `aliases` empty; the registered model has the mapping.
+    by_version: dict[str, list[str]] = {}
+    for alias, number in client.get_registered_model(name).aliases.items():
+        by_version.setdefault(str(number), []).append(alias)
+    rows = []
+    for v in sorted(versions, key=lambda v: int(v.version)):
+        rows.append(
+            {
+                "version": str(v.version),
+                "aliases": sorted(by_version.get(str(v.version), [])),
+                "val_f1": v.tags.get("val_f1", ""),
+                "test_f1": v.tags.get("test_f1", ""),
+                "base_model": v.tags.get("base_model", ""),
+                "data": v.tags.get(DATA_TAG, "")[:12],
+                "created": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                ),
+                "run_id": v.run_id,
+            }
+        )
+    return rows
+
+
+def find_registered(uri: str, registered_model: str, model_key: str) -> Any | None:
+    """The registry version already holding this trained model, if any."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(uri)
+    try:
+        versions = client.search_model_versions(f"name='{registered_model}'")
+    except MlflowException:
+        return None
+    for version in versions:
+        if version.tags.get(MODEL_KEY_TAG) == model_key:
+            return version
+    return None

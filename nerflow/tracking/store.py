@@ -1,0 +1,88 @@
+"""The MLflow store: which tracking URI, its artifact folder, clients and experiments.
+
+Nothing here sets MLflow's process-wide URI for longer than a block (`active_store`), so a
+call never leaks one run's store into the next, or into the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def default_store(root: Path | None = None) -> tuple[str, str]:
+    """The project-local store: SQLite database and artifact folder under ./mlruns."""
+    base = (root or Path.cwd()).resolve() / "mlruns"
+    base.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{base / 'mlflow.db'}", (base / "artifacts").as_uri()
+
+
+def resolve_tracking_uri(configured: str | None) -> tuple[str, str | None]:
+    """Tracking URI and, for a SQLite store, the artifact folder beside its database.
+
+    Without this MLflow would put a SQLite store's artifacts under the current directory.
+    """
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return default_store()
+    if uri.startswith("sqlite:///"):
+        return uri, (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+    return uri, None
+
+
+def client(uri: str) -> Any:
+    """A client of both the tracking store and the registry at `uri`."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextmanager
+def active_store(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (runs, model logging, `models:/` URIs) at `uri` for the block.
+
+    MLflow's setters are process-wide and export environment variables; both are put
+    back as they were afterwards.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def experiment_id(uri: str, name: str, artifact_location: str | None) -> str:
+    """The experiment's id, created if needed, marked as model training for MLflow's UI.
+
+    Without the kind tag MLflow 3's UI opens an experiment on its GenAI (traces) view.
+    """
+    mlflow_client = client(uri)
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is None:
+        return str(
+            mlflow_client.create_experiment(
+                name,
+                artifact_location=artifact_location,
+                tags={EXPERIMENT_KIND_TAG: TRAINING_KIND},
+            )
+        )
+    if found.tags.get(EXPERIMENT_KIND_TAG) is None:
+        mlflow_client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
+    return str(found.experiment_id)

@@ -1,0 +1,32 @@
+"""What the machine does while the model trains: CPU, memory and GPU memory samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psutil
+import torch
+from transformers import TrainerCallback
+
+
+class SystemSampler(TrainerCallback):
+    """Samples CPU use, resident memory and GPU memory every few steps while training."""
+
+    def __init__(self, every_steps: int = 20) -> None:
+        self.every_steps = every_steps
+        self.samples: list[dict[str, float]] = []
+        self._process = psutil.Process()
+        self._process.cpu_percent()  # the first reading only starts the clock
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Record one sample at every `every_steps`-th step."""
+        if state.global_step % self.every_steps:
+            return
+        sample = {
+            "step": float(state.global_step),
+            "cpu_percent": self._process.cpu_percent(),
+            "rss_mb": self._process.memory_info().rss / 2**20,
+        }
+        if torch.cuda.is_available():
+            sample["gpu_memory_mb"] = torch.cuda.memory_allocated() / 2**20
+        self.samples.append(sample)

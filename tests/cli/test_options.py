@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nerflow.cli import app
+from nerflow.cli.options import build_config
+
+runner = CliRunner()
+
+
+def test_options_override_the_config_file_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[training]\nepochs = 5\nlearning_rate = 3e-5\n[tracking]\nexperiment = "nightly"\n',
+        encoding="utf-8",
+    )
+    run = build_config(config, {"training": {"epochs": 2.0}, "data": {}})
+    assert run.training.epochs == 2.0
+    assert run.training.learning_rate == 3e-5
+    assert run.tracking.experiment == "nightly"
+    assert run.training.batch_size == 32
+
+
+def test_a_bad_config_file_names_the_file_and_field(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text("[training]\nlearning_rate = -1\n", encoding="utf-8")
+    result = runner.invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "run.toml" in result.output and "learning_rate" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "epochs"),
+        (["--learning-rate", "-0.1"], "learning_rate"),
+        (["--source", "conll"], "needs data.local_dir"),
+        (["--source", "nope"], "source"),
+    ],
+)
+def test_invalid_options_exit_2_before_any_work(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["train", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_option_help_and_defaults_come_from_the_config_models() -> None:
+    from nerflow.config import TrainingConfig
+
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    described = TrainingConfig.model_fields["learning_rate"].description
+    assert described and described in " ".join(result.output.split())
+    assert "[0.0001]" in result.output  # TrainingConfig's default, not a copy of it
+
+
+def test_every_option_lands_on_its_config_field(tmp_path: Path) -> None:
+    from nerflow.cli.options import collect_overrides
+    from nerflow.cli.train import TRAIN_OPTIONS
+
+    given = {name: None for name in TRAIN_OPTIONS}
+    given.update(data_dir=tmp_path, hub_dataset="org/ds", learning_rate=3e-5, work_dir=tmp_path)
+    run = build_config(None, collect_overrides(TRAIN_OPTIONS, given))
+    assert run.data.local_dir == tmp_path and run.data.hub_id == "org/ds"
+    assert run.training.learning_rate == 3e-5 and run.work_dir == tmp_path
+    assert run.training.epochs == 3.0  # not given: the default stands

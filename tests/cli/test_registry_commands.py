@@ -1,0 +1,158 @@
+"""The registry and inference commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from nerflow.cli import app
+from tests.conftest import FIXTURES
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> tuple[list[str], MlflowClient]:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("btc-ner")
+    for val in ("0.61", "0.66"):
+        client.create_model_version(
+            "btc-ner", source="file:///m", tags={"val_f1": val, "test_f1": "0.7", "base_model": "m"}
+        )
+    client.set_registered_model_alias("btc-ner", "champion", "1")
+    return ["--tracking-uri", uri], client
+
+
+def test_models_lists_versions_with_aliases_and_scores(
+    registry: tuple[list[str], MlflowClient],
+) -> None:
+    options, _ = registry
+    result = runner.invoke(app, ["models", *options])
+    assert result.exit_code == 0, result.output
+    header, first, second = result.output.strip().splitlines()
+    assert header.split()[:4] == ["version", "aliases", "val_f1", "test_f1"]
+    assert first.split()[:3] == ["1", "champion", "0.61"]
+    assert second.split()[:2] == ["2", "0.66"]
+
+
+def test_promote_then_rollback(registry: tuple[list[str], MlflowClient]) -> None:
+    options, client = registry
+    result = runner.invoke(app, ["promote", "2", *options])
+    assert result.exit_code == 0, result.output
+    assert "version 1 -> 2" in result.output
+    assert client.get_registered_model("btc-ner").aliases == {"champion": 2, "previous-champion": 1}
+    result = runner.invoke(app, ["rollback", *options])
+    assert result.exit_code == 0, result.output
+    assert client.get_registered_model("btc-ner").aliases == {"champion": 1, "previous-champion": 2}
+
+
+def test_promote_a_missing_version_fails_cleanly(registry: tuple[list[str], MlflowClient]) -> None:
+    options, client = registry
+    result = runner.invoke(app, ["promote", "9", *options])
+    assert result.exit_code == 1
+    assert "has no version '9'" in result.output
+    assert client.get_registered_model("btc-ner").aliases == {"champion": 1}
+
+
+def test_predict_texts_and_a_file_as_json_lines(classifier_dir: Path, tmp_path: Path) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text(
+        "Tim Cook visits Berlin\n\n" + "paris " * 3000 + "\n😀 @BarackObama\n", encoding="utf-8"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            "Sarah works for Starbucks",
+            "--input",
+            str(texts),
+            "--model",
+            str(classifier_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [row["id"] for row in rows] == [0, 1, 2, 3, 4]
+    assert rows[2]["text"] == "" and rows[2]["entities"] == []
+    for row in rows:
+        for span in row["entities"]:
+            assert row["text"][span["start"] : span["end"]] == span["text"]
+
+
+def test_predict_with_an_unknown_model_uri_fails_cleanly(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(
+        app, ["predict", "hi", "--model", "models:/nope@champion", "--tracking-uri", uri]
+    )
+    assert result.exit_code == 1
+    assert "model 'models:/nope@champion' not found" in result.output
+
+
+def test_evaluate_with_a_label_map_prints_per_type_scores(
+    classifier_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "scores.json"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate", "--model", str(classifier_dir),
+            "--data", str(FIXTURES / "other_tags.conll"),
+            "--label-map", "person=PER,location=LOC,corporation=ORG", "--json", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "3 sentences, 5 gold entities" in result.output  # the product is unmapped
+    scores = json.loads(out.read_text(encoding="utf-8"))
+    assert scores["per_type"]["PER"]["support"] == 2
+    assert scores["per_type"]["LOC"]["support"] == 2
+    assert scores["per_type"]["ORG"]["support"] == 1
+
+
+def test_evaluate_without_a_map_rejects_nothing_but_scores_only_btc_types(
+    classifier_dir: Path,
+) -> None:
+    result = runner.invoke(
+        app,
+        ["evaluate", "--model", str(classifier_dir), "--data", str(FIXTURES / "other_tags.conll")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 gold entities" in result.output
+
+
+def test_evaluate_a_bad_label_map_fails_cleanly(classifier_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["evaluate", "--model", str(classifier_dir), "--data", str(FIXTURES / "other_tags.conll"),
+         "--label-map", "product=MISC"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "target 'MISC'" in result.output
+
+
+def test_evaluate_can_log_its_scores_to_mlflow(classifier_dir: Path, tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = runner.invoke(
+        app,
+        ["evaluate", "--model", str(classifier_dir), "--data", str(FIXTURES / "conll"),
+         "--log-to-mlflow", "--tracking-uri", uri],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run_id = result.output.strip().splitlines()[-1].split()[4]
+    run = MlflowClient(tracking_uri=uri).get_run(run_id)
+    assert run.data.params["data"].endswith("conll")
+    assert 0.0 <= run.data.metrics["f1"] <= 1.0 and "PER_f1" in run.data.metrics
+
+
+def test_predict_in_bf16_and_an_unknown_precision(classifier_dir: Path) -> None:
+    args = ["predict", "Tim Cook visits Berlin", "--model", str(classifier_dir)]
+    result = runner.invoke(app, [*args, "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["text"] == "Tim Cook visits Berlin"
+    result = runner.invoke(app, [*args, "--precision", "int8"])
+    assert result.exit_code == 1
+    assert "--precision 'int8': use auto, fp32, bf16, fp16" in result.output
