@@ -41,7 +41,11 @@ def render(
         lines += ["| " + " | ".join(row) + " |" for row in cells]
         return "\n".join(lines)
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(names)]
-    numeric = [bool(rows) and all(_is_number(row.get(n)) for row in rows) for n in names]
+    # A column of numbers (blanks allowed) is right-aligned, so the decimals line up.
+    numeric = [
+        any(n in row for row in rows) and all(_is_number(row[n]) for row in rows if n in row)
+        for n in names
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
