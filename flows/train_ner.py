@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nerflow.tasks.check_run import check_run_task
 from nerflow.tasks.download_dataset import download_dataset_task
 from nerflow.tasks.evaluate_model import evaluate_model_task
 from nerflow.tasks.gate_new_version import gate_new_version_task
@@ -30,6 +31,7 @@ def train_ner(
 ) -> dict[str, Any]:
     """Run every step; cached steps are skipped when their inputs' content is unchanged."""
     work_dir = work_dir.resolve()
+    check_run_task(data, model, tracking)
     dataset_dir = download_dataset_task(data, work_dir)
     tokenized_dir = tokenize_dataset_task(dataset_dir, model, data, work_dir)
     model_dir = train_model_task(tokenized_dir, model, training, work_dir)

@@ -9,8 +9,15 @@ from typing import Any
 from datasets import Dataset, load_from_disk
 from seqeval.metrics import classification_report as seqeval_report
 
-from nerflow.corpus.conll import read_conll
-from nerflow.corpus.labels import LABELS, Scheme, to_btc_tags
+from nerflow.corpus.conll import Sentence, read_conll
+from nerflow.corpus.labels import (
+    BIOES_ONLY,
+    LABELS,
+    Scheme,
+    SchemeChoice,
+    suggest_label_map,
+    to_btc_tags,
+)
 from nerflow.inference.predict import EntityPredictor, load_model, predict_word_tags
 from nerflow.metrics.scores import entity_strings, score_entities
 
@@ -70,12 +77,14 @@ def sample_predictions(
 def score_conll(
     predictor: EntityPredictor,
     data: Path,
-    scheme: Scheme = "iob2",
+    scheme: SchemeChoice = "auto",
     label_map: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Score a model on any CoNLL file (or folder of *.conll/*.txt files), per word.
 
-    Gold tags are brought onto IOB2 over PER/ORG/LOC first (`label_map`, `scheme`).
+    Gold tags are brought onto IOB2 over PER/ORG/LOC first (`label_map`, `scheme`; `auto`
+    reads E-/S- tags as BIOES). Data that contradicts the scheme given, or in which no gold
+    entity maps onto PER/ORG/LOC, is refused: it would score wrong without a sign.
     """
     files = (
         sorted(p for p in data.iterdir() if p.suffix in {".conll", ".txt", ".tsv", ".bio"})
@@ -84,8 +93,17 @@ def score_conll(
     )
     if not files:
         raise FileNotFoundError(f"{data}: no .conll/.txt/.tsv/.bio files to evaluate")
-    sentences = [s for path in files for s in read_conll(path, labels=None)]
-    gold = [to_btc_tags(s.tags, scheme, label_map or {}) for s in sentences]
+    read = [(path, s) for path in files for s in read_conll(path, labels=None)]
+    sentences = [s for _, s in read]
+    chosen = resolve_scheme(read, scheme)
+    gold = [to_btc_tags(s.tags, chosen, label_map or {}) for s in sentences]
+    if not any(tag != "O" for tags in gold for tag in tags):
+        types = sorted({t.partition("-")[2] for s in sentences for t in s.tags if t != "O"})
+        raise ValueError(
+            f"{data}: no gold entity maps onto PER, ORG or LOC (types found: "
+            f"{', '.join(types) or 'none'}); give a map, e.g. --label-map "
+            f"{suggest_label_map(types) or 'TYPE=PER'}"
+        )
     predicted, _ = predict_word_tags(
         predictor.tokenizer,
         predictor.network,
@@ -97,7 +115,22 @@ def score_conll(
     scores = score_entities(gold, predicted)
     scores["tweets"] = len(sentences)
     scores["files"] = [str(p) for p in files]
+    scores["scheme"] = chosen
     return scores
+
+
+def resolve_scheme(read: list[tuple[Path, Sentence]], scheme: SchemeChoice) -> Scheme:
+    """The tagging scheme of the data: `auto` detects BIOES; a contradiction is an error."""
+    for path, sentence in read:
+        for offset, tag in enumerate(sentence.tags):
+            if tag.partition("-")[0] in BIOES_ONLY:
+                if scheme in ("iob2", "iob1"):
+                    raise ValueError(
+                        f"{path}:{sentence.line + offset}: tag {tag!r} is BIOES, not "
+                        f"{scheme.upper()}: use --scheme bioes (or auto)"
+                    )
+                return "bioes"
+    return "iob2" if scheme == "auto" else scheme
 
 
 def read_report(report_dir: Path) -> dict[str, Any]:

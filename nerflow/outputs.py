@@ -9,14 +9,11 @@ reports what happened here (`nerflow.orchestration.caching`).
 from __future__ import annotations
 
 import ast
-import fcntl
 import hashlib
 import inspect
 import json
-import logging
 import os
 import shutil
-import socket
 import sys
 import time
 import uuid
@@ -24,21 +21,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
 
-logger = logging.getLogger(__name__)
+from nerflow.locking import file_lock
 
 #: A finished output folder carries this file; its content is the folder's fingerprint.
 FINGERPRINT_FILE = "FINGERPRINT"
 #: ...and this one the seconds the step spent computing it (its cost, even when reused).
 SECONDS_FILE = "SECONDS"
-#: How often a run blocked on another run's lock says it is still waiting.
-WAIT_REPORT_SECONDS = 60.0
 
 
 def sha256_file(path: Path) -> str:
@@ -184,46 +178,11 @@ def is_complete(folder: Path) -> bool:
 
 @contextmanager
 def output_lock(folder: Path) -> Iterator[None]:
-    """Hold the lock on building `folder`, shared by every process on this machine.
-
-    An OS file lock (`flock`): the kernel releases it when its holder exits, killed or
-    not, so a crashed run never blocks the next one. A run that has to wait says so,
-    naming the holder, and again every minute.
-    """
+    """Hold the lock on building `folder`, shared by every process on this machine."""
     # Beside the steps' folders, not in them: a listing of a step's outputs shows outputs.
     path = folder.parent.parent / ".locks" / f"{folder.parent.name}-{folder.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+", encoding="utf-8") as handle:
-        waited_since: float | None = None
-        last_report = 0.0
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                now = time.monotonic()
-                if waited_since is None:
-                    waited_since = now
-                if now - last_report >= WAIT_REPORT_SECONDS or last_report == 0.0:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    logger.warning(
-                        "waiting for %s: %s is computing it (waited %.0f s)",
-                        folder,
-                        holder,
-                        now - waited_since,
-                    )
-                    last_report = now
-                time.sleep(0.5)
-        try:
-            handle.seek(0)
-            handle.truncate()
-            started = datetime.now(UTC).isoformat(timespec="seconds")
-            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}\n")
-            handle.flush()
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(path, str(folder)):
+        yield
 
 
 @dataclass(frozen=True)

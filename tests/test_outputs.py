@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -228,9 +229,39 @@ def test_a_run_waiting_on_a_lock_says_who_holds_it(
         time.sleep(0.05)
     time.sleep(0.2)
     threading.Timer(1.5, release.set).start()
-    with caplog.at_level("WARNING", logger="nerflow.outputs"):
+    with caplog.at_level("WARNING", logger="nerflow.locking"):
         produce(folder, lambda out: pytest.fail("built twice"))
     holder.join()
     assert any(
-        "waiting for" in r.message and "is computing it" in r.message for r in caplog.records
+        "waiting for" in r.message and f"pid {os.getpid()}" in r.message and "holds it" in r.message
+        for r in caplog.records
     )
+
+
+def test_a_registry_lock_held_by_a_killed_process_is_free_at_once(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nerflow.tracking.locks import registry_lock
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom nerflow.tracking.locks import registry_lock\n"
+         "with registry_lock(sys.argv[1], 'm'):\n    print('held', flush=True)\n"
+         "    time.sleep(600)", uri],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with (
+        pytest.raises(TimeoutError, match=f"stayed locked .*pid {holder.pid}"),
+        registry_lock(uri, "m", timeout=1),
+    ):
+        pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    started = time.monotonic()
+    with registry_lock(uri, "m", timeout=5):
+        assert time.monotonic() - started < 5

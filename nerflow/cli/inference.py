@@ -23,11 +23,24 @@ def _require_choice(option: str, value: str, choices: Sequence[str]) -> None:
 
 
 def read_texts(path: Path) -> list[str]:
-    """One text per line, or JSON lines (a string or an object with "text") for .jsonl."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    """One text per line, or JSON lines (a string or an object with "text") for .jsonl.
+
+    Lines end at "\\n" only (a "\\r" before it is dropped): Unicode line separators inside a
+    text stay in it, so output ids match line numbers.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
     if path.suffix not in {".jsonl", ".ndjson"}:
         return lines
-    texts = []
+    texts: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             texts.append("")
@@ -36,10 +49,10 @@ def read_texts(path: Path) -> list[str]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-        text = item.get("text") if isinstance(item, dict) else item
-        if not isinstance(text, str):
+        value = item.get("text") if isinstance(item, dict) else item
+        if not isinstance(value, str):
             raise ValueError(f'{path}:{number}: expected a string or {{"text": ...}}')
-        texts.append(text)
+        texts.append(value)
     return texts
 
 
@@ -79,9 +92,9 @@ def predict(
     )
     for number, (text, spans) in enumerate(zip(inputs, predictor.predict(inputs), strict=True)):
         entities = [span.as_dict() for span in spans]
-        typer.echo(
-            json.dumps({"id": number, "text": text, "entities": entities}, ensure_ascii=False)
-        )
+        line = json.dumps({"id": number, "text": text, "entities": entities}, ensure_ascii=False)
+        # Still JSON, and one line for readers that also split at Unicode line separators.
+        typer.echo(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def evaluate(
@@ -90,7 +103,9 @@ def evaluate(
     label_map: Annotated[
         str | None, typer.Option(help="e.g. person=PER,location=LOC,corporation=ORG,group=ORG")
     ] = None,
-    scheme: Annotated[str, typer.Option(help="iob2 | iob1 | bioes")] = "iob2",
+    scheme: Annotated[
+        str, typer.Option(help="auto | iob2 | iob1 | bioes (auto: BIOES if E-/S- tags appear)")
+    ] = "auto",
     json_out: Annotated[Path | None, typer.Option("--json", help="write the scores here")] = None,
     log_to_mlflow: Annotated[bool, typer.Option(help="record the scores as an MLflow run")] = False,
     experiment: Annotated[str, typer.Option(help="MLflow experiment for --log-to-mlflow")] = (
@@ -104,7 +119,7 @@ def evaluate(
 ) -> None:
     """Score a model on any CoNLL data with the training metrics (overall and per type)."""
     from nerflow.corpus.conll import ConllFormatError
-    from nerflow.corpus.labels import Scheme, parse_label_map
+    from nerflow.corpus.labels import SchemeChoice, parse_label_map
     from nerflow.evaluation import score_conll
     from nerflow.inference.device import PRECISIONS
     from nerflow.inference.predict import EntityPredictor
@@ -113,7 +128,7 @@ def evaluate(
     from nerflow.tracking.model import fetch_model
     from nerflow.tracking.registry import RegistryError
 
-    _require_choice("--scheme", scheme, get_args(Scheme))
+    _require_choice("--scheme", scheme, get_args(SchemeChoice))
     _require_choice("--precision", precision, PRECISIONS)
     try:
         mapping = parse_label_map(label_map)
@@ -121,7 +136,7 @@ def evaluate(
         predictor = EntityPredictor(
             weights, max_length, tokenizer_dir=tokenizer, precision=precision
         )
-        scores = score_conll(predictor, data, cast("Scheme", scheme), mapping)
+        scores = score_conll(predictor, data, cast("SchemeChoice", scheme), mapping)
     except (RegistryError, ValueError, ConllFormatError, FileNotFoundError) as exc:
         fail(exc)
     typer.echo(f"{scores['tweets']} sentences, {scores['support']} gold entities")

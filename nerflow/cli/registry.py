@@ -12,17 +12,37 @@ from nerflow.config import TrackingConfig
 DEFAULT_MODEL = TrackingConfig().registered_model
 
 
+def _store(tracking_uri: str | None) -> str:
+    """The registry's URI once it is known to exist and answer (else one error line)."""
+    from nerflow.tracking.store import TrackingStoreError, check_store, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)[0]
+    try:
+        check_store(uri, must_exist=True)
+    except TrackingStoreError as exc:
+        fail(exc)
+    return uri
+
+
+def _registry_errors() -> tuple[type[Exception], ...]:
+    from mlflow.exceptions import MlflowException
+
+    from nerflow.tracking.registry import RegistryError
+
+    return RegistryError, MlflowException
+
+
 def models(
     registered_model: RegisteredModel = DEFAULT_MODEL, tracking_uri: TrackingUri = None
 ) -> None:
     """List registered versions: aliases, validation/test F1, base model, data, creation time."""
     from nerflow.reporting.tables import render
-    from nerflow.tracking.registry import RegistryError, list_versions
-    from nerflow.tracking.store import resolve_tracking_uri
+    from nerflow.tracking.registry import list_versions
 
+    uri = _store(tracking_uri)
     try:
-        rows = list_versions(resolve_tracking_uri(tracking_uri)[0], registered_model)
-    except RegistryError as exc:
+        rows = list_versions(uri, registered_model)
+    except _registry_errors() as exc:
         fail(exc)
     columns = ("version", "aliases", "val_f1", "test_f1", "base_model", "data", "created")
     typer.echo(render(rows, columns))
@@ -35,13 +55,12 @@ def promote(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Point an alias (default champion) at an evaluated version; the old champion is kept."""
-    from nerflow.tracking.registry import RegistryError, promote_version
-    from nerflow.tracking.store import resolve_tracking_uri
+    from nerflow.tracking.registry import promote_version
 
-    uri = resolve_tracking_uri(tracking_uri)[0]
+    uri = _store(tracking_uri)
     try:
         old = promote_version(uri, registered_model, version, alias, actor())
-    except RegistryError as exc:
+    except _registry_errors() as exc:
         fail(exc)
     typer.echo(f"{registered_model}@{alias}: version {old or '(none)'} -> {version}")
 
@@ -50,13 +69,11 @@ def rollback(
     registered_model: RegisteredModel = DEFAULT_MODEL, tracking_uri: TrackingUri = None
 ) -> None:
     """Move champion back to previous-champion."""
-    from nerflow.tracking.registry import RegistryError, rollback_champion
-    from nerflow.tracking.store import resolve_tracking_uri
+    from nerflow.tracking.registry import rollback_champion
 
+    uri = _store(tracking_uri)
     try:
-        demoted, restored = rollback_champion(
-            resolve_tracking_uri(tracking_uri)[0], registered_model, actor()
-        )
-    except RegistryError as exc:
+        demoted, restored = rollback_champion(uri, registered_model, actor())
+    except _registry_errors() as exc:
         fail(exc)
     typer.echo(f"{registered_model}@champion: version {demoted} -> {restored}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -70,6 +71,9 @@ def train(
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
     from nerflow.reporting.summary import format_summary
 
+    # SIGTERM (a scheduler's stop, `kill`) unwinds like Ctrl-C, so the temporary Prefect
+    # server this run started is stopped with it instead of being left behind.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tracebacks_to_run_logs_only():
         state = train_ner(
             data=run.data,
@@ -86,6 +90,10 @@ def train(
     typer.echo("\n" + format_summary(summary))
     if json_out is not None:
         json_out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @with_config_options(SERVE_OPTIONS)

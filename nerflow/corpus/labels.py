@@ -10,6 +10,16 @@ LABELS: tuple[str, ...] = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-
 ENTITY_TYPES = ("PER", "ORG", "LOC")
 
 Scheme = Literal["iob2", "iob1", "bioes"]
+#: What `nerflow evaluate --scheme` takes: a scheme, or `auto` to detect BIOES.
+SchemeChoice = Literal["auto", "iob2", "iob1", "bioes"]
+#: Tag prefixes that occur only in BIOES (BILOU) data.
+BIOES_ONLY = frozenset({"E", "S", "L", "U"})
+#: Name fragments that suggest which BTC type another corpus's type is.
+_HINTS = {
+    "PER": ("per", "people", "human", "name"),
+    "ORG": ("org", "corp", "compan", "group", "institution"),
+    "LOC": ("loc", "geo", "gpe", "place", "city", "country", "fac"),
+}
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:
@@ -53,3 +63,14 @@ def to_btc_tags(tags: list[str], scheme: Scheme, label_map: dict[str, str]) -> l
         out.append(("B-" if begins else "I-") + target)
         previous = "O" if scheme == "bioes" and prefix in {"E", "S", "L", "U"} else target
     return out
+
+
+def suggest_label_map(types: list[str]) -> str:
+    """A `--label-map` guessed from type names (person -> PER, geo-loc -> LOC, ...)."""
+    pairs = []
+    for name in types:
+        lowered = name.lower()
+        target = next((t for t, hints in _HINTS.items() if any(h in lowered for h in hints)), None)
+        if target is not None:
+            pairs.append(f"{name}={target}")
+    return ",".join(pairs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import urllib.request
@@ -64,12 +65,27 @@ def source_files(data: DataConfig, work_dir: Path) -> dict[str, list[Path]]:
 
 
 def file_checksums(files: dict[str, list[Path]]) -> dict[str, str]:
-    """`split/name: SHA-256` of every source file."""
+    """`split/name: SHA-256` of every source file's bytes (the manifest's provenance)."""
     return {
         f"{split}/{path.name}": sha256_file(path)
         for split, split_files in files.items()
         for path in split_files
     }
+
+
+def content_checksums(files: dict[str, list[Path]]) -> dict[str, str]:
+    """`split/name: SHA-256` of what the reader reads from each file (words and tags).
+
+    The data version: a copy with CRLF line ends or a byte-order mark reads the same, so
+    it is the same data and trains nothing new.
+    """
+    checksums = {}
+    for split, split_files in files.items():
+        for path in split_files:
+            read = [[s.tokens, s.tags] for s in read_conll(path)]
+            payload = json.dumps(read, ensure_ascii=False, separators=(",", ":"))
+            checksums[f"{split}/{path.name}"] = hashlib.sha256(payload.encode()).hexdigest()
+    return checksums
 
 
 def data_fingerprint(data: DataConfig, checksums: dict[str, str]) -> str:
@@ -81,7 +97,10 @@ def data_fingerprint(data: DataConfig, checksums: dict[str, str]) -> str:
 def write_corpus(
     data: DataConfig, files: dict[str, list[Path]], checksums: dict[str, str], out: Path
 ) -> None:
-    """Read the configured corpus and save it as a DatasetDict with its manifest in `out`."""
+    """Read the corpus and save it as a DatasetDict with its manifest in `out`.
+
+    `checksums` are the files' `content_checksums`: the data version.
+    """
     if data.source == "hub":
         dataset = _load_hub(data)
     else:
@@ -93,7 +112,7 @@ def write_corpus(
         "source": data.source,
         "hub_id": data.hub_id,
         "btc_commit": BTC_COMMIT if data.source == "btc" else None,
-        "files_sha256": checksums,
+        "files_sha256": file_checksums(files),
         "splits": {split: len(dataset[split]) for split in SPLITS},
         "fingerprint": data_fingerprint(data, checksums),
     }
@@ -143,19 +162,25 @@ def _download_btc(folder: Path) -> Path:
     return folder
 
 
+#: The file names a CoNLL folder's splits may have (README, "The corpus").
+SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "dev", "valid"), "test": ("test",)}
+CONLL_SUFFIXES = (".conll", ".txt", ".tsv", ".bio")
+
+
 def _find_split_file(folder: Path, split: str) -> Path:
-    candidates = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.split(".")[0] in {split, split[:3]}
-    )
-    if split == "validation":
-        candidates += sorted(
-            p for p in folder.iterdir() if p.name.split(".")[0] in {"dev", "valid"}
-        )
-    if not candidates:
+    """The one documented file of `split` in `folder`; none or several is an error."""
+    names = [f"{stem}{suffix}" for stem in SPLIT_STEMS[split] for suffix in CONLL_SUFFIXES]
+    found = [folder / name for name in names if (folder / name).is_file()]
+    if not found:
         raise FileNotFoundError(
-            f"{folder}: no CoNLL file for split {split!r} (expected e.g. {split}.conll)"
+            f"{folder}: no CoNLL file for split {split!r} (expected one of {', '.join(names)})"
         )
-    return candidates[0]
+    if len(found) > 1:
+        raise ValueError(
+            f"{folder}: several files for split {split!r} "
+            f"({', '.join(p.name for p in found)}): keep one"
+        )
+    return found[0]
 
 
 def _to_dataset(split: str, paths: list[Path]) -> Dataset:

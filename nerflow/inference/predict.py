@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +13,8 @@ from transformers import AutoModelForTokenClassification
 from nerflow.inference.device import inference_dtype, pick_device
 from nerflow.inference.text import Span, pretokenize, spans_from_tags
 from nerflow.inference.tokenizer import load_tokenizer
+
+logger = logging.getLogger(__name__)
 
 Aggregation = Literal["first", "average", "max"]
 
@@ -68,6 +71,7 @@ def predict_word_tags(
     )
     tags: list[list[str]] = [[] for _ in sentences]
     scores: list[list[float]] = [[] for _ in sentences]
+    cut = 0  # texts whose last words fell past max_length
     for start in range(0, len(order), batch_size):
         batch_ids = order[start : start + batch_size]
         encoded = tokenizer(
@@ -89,6 +93,11 @@ def predict_word_tags(
             word_scores = [0.0] * len(sentences[i])
             words = list(positions)
             tags[i], scores[i] = word_tags, word_scores
+            if (
+                len(encoded["input_ids"][j]) >= max_length
+                and max(words, default=-1) < len(sentences[i]) - 1
+            ):
+                cut += 1
             if not words:  # nothing the tokenizer kept: every word stays O
                 continue
             if aggregation == "first":  # one fancy-indexing call per tweet, not per word
@@ -101,6 +110,13 @@ def predict_word_tags(
             for word_id, label, row in zip(words, labels, chosen, strict=True):
                 word_tags[word_id] = id2label[int(label)]
                 word_scores[word_id] = float(row[label])
+    if cut:
+        logger.warning(
+            "%d of %d texts are longer than %d sub-words: their words past that get no entity",
+            cut,
+            len(sentences),
+            max_length,
+        )
     return tags, scores
 
 

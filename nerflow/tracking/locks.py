@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from nerflow.locking import file_lock
 
 
 @contextmanager
@@ -17,24 +17,10 @@ def registry_lock(uri: str, registered_model: str, timeout: float = 1800) -> Ite
 
     Two runs finishing together would otherwise both see "not registered yet" and register
     the same model twice, or move an alias from stale reads. (Processes on other machines
-    sharing a remote tracking server are not covered by a local file lock.)
+    sharing a remote tracking server are not covered by a local file lock.) A killed
+    holder releases it; a waiting process says who holds it.
     """
     digest = hashlib.sha256(f"{uri}|{registered_model}".encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "nerflow-locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout
-    with (folder / f"registry-{digest}.lock").open("w") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"registry of {registered_model!r} stayed locked for {timeout:.0f} s"
-                    ) from None
-                time.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    path = Path(tempfile.gettempdir()) / "nerflow-locks" / f"registry-{digest}.lock"
+    with file_lock(path, f"the registry of {registered_model!r}", timeout):
+        yield

@@ -15,7 +15,12 @@ from typing import Any
 
 import nerflow.inference
 from nerflow.tracking.registry import RegistryError
-from nerflow.tracking.store import active_store, resolve_tracking_uri
+from nerflow.tracking.store import (
+    TrackingStoreError,
+    active_store,
+    check_store,
+    resolve_tracking_uri,
+)
 
 #: The seed article's example sentence: the logged model's input example.
 SEED_EXAMPLE = "Zachary Raicik works for Corvus and lives in San Diego"
@@ -25,11 +30,8 @@ _SHIPPED_INIT = '"""nerflow\'s inference code, shipped with a logged model."""\n
 _NOT_SHIPPED = ("training_meta.json", "FINGERPRINT", "SECONDS")
 
 
-def log_model(model_dir: Path, registered_model: str, model_card: str) -> tuple[str, str]:
-    """Log the model (spans pyfunc, card) in the active run and register it.
-
-    Returns the registered version and the logged model's URI.
-    """
+def log_model(model_dir: Path, model_card: str) -> str:
+    """Log the model (spans pyfunc, card) in the active run; return its URI (not registered)."""
     import mlflow
 
     from nerflow.inference.pyfunc import signature
@@ -43,12 +45,11 @@ def log_model(model_dir: Path, registered_model: str, model_card: str) -> tuple[
             loader_module="nerflow.inference.pyfunc",
             data_path=str(files),
             code_paths=[str(_inference_code(Path(tmp) / "code"))],
-            registered_model_name=registered_model,
             signature=signature(),
             input_example=[SEED_EXAMPLE],
             pip_requirements=_pinned_requirements(),
         )
-    return str(info.registered_model_version), str(info.model_uri)
+    return str(info.model_uri)
 
 
 def _inference_code(root: Path) -> Path:
@@ -96,6 +97,10 @@ def fetch_model(model: str, tracking_uri: str | None = None) -> tuple[Path, Path
         if ":/" not in model:
             raise RegistryError(f"model {model!r}: no such folder, and not a models:/ URI")
         uri, _ = resolve_tracking_uri(tracking_uri)
+        try:
+            check_store(uri, must_exist=True)
+        except TrackingStoreError as exc:
+            raise RegistryError(str(exc)) from exc
         import mlflow
 
         # models:/ URIs resolve through the registry URI, and `models:/m-...` downloads

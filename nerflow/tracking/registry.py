@@ -204,7 +204,7 @@ def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
 
 
 def find_registered(uri: str, registered_model: str, model_key: str) -> Any | None:
-    """The registry version already holding this trained model, if any."""
+    """The registry version already holding this trained model, with its scores, if any."""
     from mlflow.exceptions import MlflowException
 
     client = _client(uri)
@@ -213,6 +213,37 @@ def find_registered(uri: str, registered_model: str, model_key: str) -> Any | No
     except MlflowException:
         return None
     for version in versions:
-        if version.tags.get(MODEL_KEY_TAG) == model_key:
+        if version.tags.get(MODEL_KEY_TAG) == model_key and _val_f1(version) is not None:
             return version
     return None
+
+
+def register_version(uri: str, name: str, model_uri: str, tags: dict[str, str]) -> str:
+    """Register `model_uri` as a new version of `name` with its tags, in one call."""
+    import mlflow
+
+    from nerflow.tracking.store import active_store
+
+    with active_store(uri):
+        version = mlflow.register_model(model_uri, name, tags=tags)
+    return str(version.version)
+
+
+def remove_unscored_versions(uri: str, name: str, model_key: str) -> list[str]:
+    """Delete versions of this trained model that have no scores (left by older nerflow).
+
+    Such a version could never be promoted, and would stop the model being registered.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = _client(uri)
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return []
+    removed = []
+    for version in versions:
+        if version.tags.get(MODEL_KEY_TAG) == model_key and _val_f1(version) is None:
+            client.delete_model_version(name, version.version)
+            removed.append(str(version.version))
+    return removed

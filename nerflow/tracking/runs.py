@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from pydantic import BaseModel
 
 from nerflow.config import RunConfig
@@ -21,7 +23,13 @@ from nerflow.reporting.model_card import model_card
 from nerflow.tracking.contents import log_datasets, log_evaluation_artifacts, log_history
 from nerflow.tracking.locks import registry_lock
 from nerflow.tracking.model import log_model
-from nerflow.tracking.registry import DATA_TAG, MODEL_KEY_TAG, find_registered
+from nerflow.tracking.registry import (
+    DATA_TAG,
+    MODEL_KEY_TAG,
+    find_registered,
+    register_version,
+    remove_unscored_versions,
+)
 from nerflow.tracking.store import active_store, experiment_id, resolve_tracking_uri
 from nerflow.tracking.store import client as _client
 from nerflow.training.fit import read_training_meta
@@ -29,6 +37,8 @@ from nerflow.training.fit import read_training_meta
 logger = logging.getLogger(__name__)
 
 FLOW_RUN_TAG = "prefect.flow_run_id"
+#: `host pid start-time` of the process logging a run (`_end_abandoned_runs` reads it).
+OWNER_TAG = "nerflow.owner"
 
 
 @dataclass(frozen=True)
@@ -110,11 +120,14 @@ def _log_new_run(
 
     experiment = experiment_id(uri, config.tracking.experiment, artifact_location)
     _end_abandoned_runs(uri, experiment)
+    for stale in remove_unscored_versions(uri, config.tracking.registered_model, model_key):
+        logger.warning("removed version %s of this model: it was registered without scores", stale)
     manifest = read_manifest(dataset_dir)
     report = read_report(report_dir)
     stats = read_stats(tokenized_dir)
     tags = {
         MODEL_KEY_TAG: model_key,
+        OWNER_TAG: _this_process(),
         DATA_TAG: manifest["fingerprint"],
         "nerflow.base_model": config.model.base_model,
         "nerflow.device": meta["device"],
@@ -159,9 +172,7 @@ def _log_new_run(
         log_datasets(dataset_dir, manifest)
         log_evaluation_artifacts(report, meta["log_history"])
         mlflow.log_dict(manifest, "data/manifest.json")
-        card = model_card(config, manifest, report, meta)
-        version, _ = log_model(model_dir, config.tracking.registered_model, card)
-        client = _client(uri)
+        model_uri = log_model(model_dir, model_card(config, manifest, report, meta))
         version_tags = {
             MODEL_KEY_TAG: model_key,
             DATA_TAG: manifest["fingerprint"],
@@ -169,13 +180,14 @@ def _log_new_run(
             "val_f1": f"{final['val_f1']:.4f}",
             "test_f1": f"{final['test_f1']:.4f}",
         }
+        # One call creates the version with its scores (one transaction in the store):
+        # no reader, and no process killed in between, ever sees it without them.
+        version = register_version(uri, config.tracking.registered_model, model_uri, version_tags)
         try:
-            for key, value in version_tags.items():
-                client.set_model_version_tag(config.tracking.registered_model, version, key, value)
             mlflow.log_metric("time_log_s", time.perf_counter() - started)
         except BaseException:
-            # A version without its scores would look like a finished model: take it back.
-            client.delete_model_version(config.tracking.registered_model, version)
+            # The run failed after all: a version must not outlive its run's failure.
+            _client(uri).delete_model_version(config.tracking.registered_model, version)
             raise
     return LoggedModel(
         run_id=run.info.run_id,
@@ -188,19 +200,40 @@ def _log_new_run(
 
 
 def _end_abandoned_runs(uri: str, experiment_id: str) -> None:
-    """Mark training runs left RUNNING by a killed process as KILLED.
+    """Mark training runs whose logging process is known dead as KILLED.
 
-    Called under the registry lock, where no other training run of this machine can be
-    logging, so a RUNNING training run is one whose process died mid-log.
+    A run is ended only when its owner (host, pid and start time, tagged when it opened)
+    ran on this machine and is gone: a RUNNING run of a live process, of another machine,
+    or of an older nerflow that did not tag its owner is left alone.
     """
     client = _client(uri)
     for run in client.search_runs(
         [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
     ):
-        if MODEL_KEY_TAG in run.data.tags:
-            client.set_tag(run.info.run_id, "nerflow.ended_by", "next run: process was killed")
+        owner = run.data.tags.get(OWNER_TAG)
+        if MODEL_KEY_TAG in run.data.tags and owner and _is_dead(owner):
+            client.set_tag(run.info.run_id, "nerflow.ended_by", f"next run: {owner} is dead")
             client.set_terminated(run.info.run_id, status="KILLED")
-            logger.warning("MLflow run %s was left RUNNING; marked KILLED", run.info.run_id)
+            logger.warning("MLflow run %s: its process died; marked KILLED", run.info.run_id)
+
+
+def _this_process() -> str:
+    """`host pid start-time` of this process: who owns the runs it opens."""
+    started = psutil.Process().create_time()
+    return f"{socket.gethostname()} {os.getpid()} {started:.2f}"
+
+
+def _is_dead(owner: str) -> bool:
+    """True when `owner` (as `_this_process` wrote it) ran here and has exited."""
+    try:
+        host, pid, started = owner.split()
+        process = psutil.Process(int(pid)) if host == socket.gethostname() else None
+    except psutil.NoSuchProcess:
+        return True
+    except ValueError:
+        return False  # not a tag this code wrote: nothing is known about its owner
+    # Another machine's process cannot be seen from here; a reused pid has another start.
+    return process is not None and abs(process.create_time() - float(started)) > 0.05
 
 
 def _run_name(config: RunConfig, data_fingerprint: str) -> str:

@@ -15,6 +15,57 @@ from typing import Any
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+#: MLflow retries an HTTP call 7 times with a doubling back-off (minutes against a dead
+#: server); nerflow's calls give up after about 10 s of retries unless the user says otherwise.
+_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
+
+class TrackingStoreError(RuntimeError):
+    """The tracking store cannot be used; the message names its URI and why."""
+
+
+def check_store(uri: str, must_exist: bool = False, timeout: float = 5.0) -> None:
+    """Fail in seconds, naming `uri`, when the store cannot be reached or read.
+
+    An HTTP store must answer its /health page; a SQLite store's folder must exist, and
+    with `must_exist` (commands that only read) so must the database, which must be one.
+    """
+    import sqlite3
+    import urllib.error
+    import urllib.request
+
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as reply:
+                if reply.status == 200:
+                    return
+                reason = f"HTTP {reply.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            reason = str(getattr(exc, "reason", exc))
+        raise TrackingStoreError(f"MLflow tracking server {uri} does not answer ({reason})")
+    if not uri.startswith("sqlite:///"):
+        return  # another kind of store (databricks, postgresql, ...): MLflow reports itself
+    path = Path(uri.removeprefix("sqlite:///"))
+    if not path.parent.is_dir():
+        raise TrackingStoreError(f"MLflow store {uri}: folder {path.parent} does not exist")
+    if not path.is_file():
+        if must_exist:
+            raise TrackingStoreError(f"no MLflow store at {path} ({uri}): nothing to read")
+        return
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            connection.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise TrackingStoreError(f"MLflow store {path} cannot be read: {exc}") from exc
+
+
+def bound_retries() -> None:
+    """Cap MLflow's HTTP retries (unless set) so a dead server fails a call in seconds."""
+    for name, value in _RETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 def default_store(root: Path | None = None) -> tuple[str, str]:
@@ -41,6 +92,7 @@ def client(uri: str) -> Any:
     """A client of both the tracking store and the registry at `uri`."""
     from mlflow import MlflowClient
 
+    bound_retries()
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -53,6 +105,7 @@ def active_store(uri: str) -> Iterator[None]:
     """
     import mlflow
 
+    bound_retries()
     saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

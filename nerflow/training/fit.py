@@ -95,41 +95,7 @@ def fit(
             "training only the last %d layers: %d parameters", model.train_last_layers, trainable
         )
 
-    args = TrainingArguments(
-        output_dir=str(checkpoints),
-        num_train_epochs=training.epochs,
-        max_steps=training.max_steps or -1,
-        learning_rate=training.learning_rate,
-        # batch_size is the global batch: each of the processes takes its share.
-        per_device_train_batch_size=max(1, training.batch_size // training.processes),
-        per_device_eval_batch_size=training.eval_batch_size,
-        weight_decay=training.weight_decay,
-        warmup_steps=training.warmup_ratio,
-        lr_scheduler_type="linear",
-        train_sampling_strategy=training.sampling,
-        eval_strategy="epoch" if training.max_steps is None else "steps",
-        save_strategy="epoch" if training.max_steps is None else "steps",
-        eval_steps=training.max_steps or 500,
-        save_steps=training.max_steps or 500,
-        logging_strategy="steps",
-        logging_steps=min(20, training.max_steps or 20),
-        load_best_model_at_end=True,
-        metric_for_best_model="f1",
-        greater_is_better=True,
-        save_total_limit=2,
-        seed=training.seed,
-        data_seed=training.seed,
-        use_cpu=device == "cpu",
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        tf32=device == "cuda" and precision == "bf16",
-        dataloader_pin_memory=device == "cuda",
-        # GPU: feed it from worker processes and use the fused AdamW kernel.
-        dataloader_num_workers=2 if device == "cuda" else 0,
-        optim="adamw_torch_fused" if device == "cuda" else "adamw_torch",
-        report_to="none",
-        save_only_model=False,
-    )
+    args = training_arguments(training, device, precision, checkpoints)
     budget = training.max_tokens_per_batch
     extra: dict[str, Any] = {"token_budget": budget} if budget else {}
     trainer = (TokenBudgetTrainer if budget else Trainer)(
@@ -186,3 +152,50 @@ def fit(
 def read_training_meta(model_dir: Path) -> dict[str, Any]:
     """The metadata `fit` saved beside the model."""
     return json.loads((model_dir / TRAINING_META).read_text(encoding="utf-8"))
+
+
+#: With `max_steps`, evaluate and checkpoint at least this often (in optimizer steps).
+CHECKPOINT_STEPS = 200
+
+
+def training_arguments(
+    training: TrainingConfig, device: str, precision: str, checkpoints: Path
+) -> TrainingArguments:
+    """The Trainer's arguments: schedule, batches, precision, checkpoints, best-epoch keeping."""
+    every = min(training.max_steps, CHECKPOINT_STEPS) if training.max_steps else CHECKPOINT_STEPS
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=training.epochs,
+        max_steps=training.max_steps or -1,
+        learning_rate=training.learning_rate,
+        # batch_size is the global batch: each of the processes takes its share.
+        per_device_train_batch_size=max(1, training.batch_size // training.processes),
+        per_device_eval_batch_size=training.eval_batch_size,
+        weight_decay=training.weight_decay,
+        warmup_steps=training.warmup_ratio,
+        lr_scheduler_type="linear",
+        train_sampling_strategy=training.sampling,
+        eval_strategy="epoch" if training.max_steps is None else "steps",
+        save_strategy="epoch" if training.max_steps is None else "steps",
+        # By steps too when the run is counted in steps: a kill loses at most this many.
+        eval_steps=every,
+        save_steps=every,
+        logging_strategy="steps",
+        logging_steps=min(20, training.max_steps or 20),
+        load_best_model_at_end=True,
+        metric_for_best_model="f1",
+        greater_is_better=True,
+        save_total_limit=2,
+        seed=training.seed,
+        data_seed=training.seed,
+        use_cpu=device == "cpu",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        tf32=device == "cuda" and precision == "bf16",
+        dataloader_pin_memory=device == "cuda",
+        # GPU: feed it from worker processes and use the fused AdamW kernel.
+        dataloader_num_workers=2 if device == "cuda" else 0,
+        optim="adamw_torch_fused" if device == "cuda" else "adamw_torch",
+        report_to="none",
+        save_only_model=False,
+    )

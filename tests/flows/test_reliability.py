@@ -72,26 +72,88 @@ def test_two_identical_runs_at_once_train_once_and_register_once(
     assert sorted(s["mlflow"]["reused"] for s in summaries) == [False, True]
 
 
-def test_a_run_left_running_by_a_killed_process_is_marked_killed(
+def test_only_runs_whose_process_died_are_marked_killed(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import psutil
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert start(tmp_path, tiny_model_dir).is_completed()
+    experiment = client.get_experiment_by_name("rel").experiment_id
+    host = socket.gethostname()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone_started = psutil.Process(gone.pid).create_time()
+    gone.wait()
+    me = f"{host} {os.getpid()} {psutil.Process().create_time():.2f}"
+    runs = {
+        "dead": f"{host} {gone.pid} {gone_started:.2f}",  # its process exited: killed
+        "alive": me,  # another training, still logging (another registered model, say)
+        "elsewhere": f"other-machine {os.getpid()} 1.00",  # cannot be seen from here
+        "untagged": None,  # an older nerflow's run: nothing is known of its owner
+    }
+    opened = {}
+    for name, owner in runs.items():
+        tags = {"nerflow.model_key": name, **({"nerflow.owner": owner} if owner else {})}
+        opened[name] = client.create_run(experiment, tags=tags).info.run_id
+    assert start(tmp_path, tiny_model_dir, seed=5).is_completed()
+    status = {name: client.get_run(run_id).info.status for name, run_id in opened.items()}
+    assert status == {
+        "dead": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING", "untagged": "RUNNING",
+    }  # fmt: skip
+    assert "is dead" in client.get_run(opened["dead"]).data.tags["nerflow.ended_by"]
+
+
+def test_a_version_is_created_with_its_scores_in_one_call(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created: list[dict[str, str]] = []
+
+    def spying(original: Any) -> Any:
+        def spy(self: MlflowClient, *args: Any, **kwargs: Any) -> Any:
+            tags = kwargs.get("tags") or {}
+            created.append(dict(tags) if isinstance(tags, dict) else {t.key: t.value for t in tags})
+            return original(self, *args, **kwargs)
+
+        return spy
+
+    # mlflow.register_model creates versions through the client's internal method.
+    for method in ("create_model_version", "_create_model_version"):
+        monkeypatch.setattr(MlflowClient, method, spying(getattr(MlflowClient, method)))
+    assert start(tmp_path, tiny_model_dir).is_completed()
+    assert len(created) == 1
+    assert {"val_f1", "test_f1", "nerflow.model_key"} <= set(created[0])
+
+
+def test_a_version_left_without_scores_is_replaced_by_the_next_run(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert start(tmp_path, tiny_model_dir).is_completed()
-    experiment = client.get_experiment_by_name("rel").experiment_id
-    stale = client.create_run(experiment, tags={"nerflow.model_key": "abc"})  # as if killed
-    assert start(tmp_path, tiny_model_dir, seed=5).is_completed()
-    after = client.get_run(stale.info.run_id)
-    assert after.info.status == "KILLED"
-    assert after.data.tags["nerflow.ended_by"].startswith("next run")
+    # What a process killed between registering and tagging (older nerflow) left behind.
+    for tag in ("val_f1", "test_f1"):
+        client.delete_model_version_tag(NAME, "1", tag)
+    client.delete_registered_model_alias(NAME, "champion")
+    again = start(tmp_path, tiny_model_dir)
+    assert again.is_completed(), again.message
+    versions = client.search_model_versions(f"name='{NAME}'")
+    assert [(str(v.version), "val_f1" in v.tags) for v in versions] == [("2", True)]
+    assert client.get_registered_model(NAME).aliases == {"champion": 2}
 
 
 def test_a_failure_after_registration_leaves_no_version_and_no_alias(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import mlflow
+
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("tracking server went away")
 
-    monkeypatch.setattr(MlflowClient, "set_model_version_tag", broken)
+    monkeypatch.setattr(mlflow, "log_metric", broken)  # the last call after registering
     state = start(tmp_path, tiny_model_dir)
     assert state.is_failed() and "tracking server went away" in str(state.message)
     monkeypatch.undo()
@@ -120,3 +182,31 @@ def test_a_hub_token_never_reaches_mlflow(
     for path in artifacts.rglob("*"):
         if path.is_file() and path.stat().st_size < 5_000_000:
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_dead_tracking_server_fails_the_run_before_any_work(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    import time
+
+    from tests.processes import LOOPBACK, free_port
+
+    uri = f"http://{LOOPBACK}:{free_port()}"
+    config = tiny_run_config(tiny_model_dir, uri, "rel", NAME, tmp_path / "work")
+    started = time.monotonic()
+    state = train_ner(**dict(config), return_state=True)
+    assert state.is_failed() and f"{uri} does not answer" in str(state.message)
+    assert time.monotonic() - started < 60
+    assert not (tmp_path / "work").exists()  # nothing downloaded, nothing trained
+
+
+def test_a_max_length_beyond_the_base_models_positions_is_refused_first(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = tiny_run_config(tiny_model_dir, uri, "rel", NAME, tmp_path / "work")
+    config = config.model_copy(update={"data": config.data.model_copy(update={"max_length": 128})})
+    state = train_ner(**dict(config), return_state=True)
+    assert state.is_failed()
+    assert "data.max_length=128 is more than the 64 positions" in str(state.message)
+    assert not (tmp_path / "work").exists()

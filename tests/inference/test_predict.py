@@ -62,3 +62,13 @@ def test_predictor_handles_empty_long_and_emoji_texts(classifier_dir: Path) -> N
         for span in spans:
             assert text[span.start : span.end] == span.text
             assert span.type in {"PER", "ORG", "LOC"} and 0.0 <= span.score <= 1.0
+
+
+def test_a_text_longer_than_the_window_is_warned_about(
+    classifier_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    predictor = EntityPredictor(classifier_dir, max_length=16, precision="fp32")
+    with caplog.at_level("WARNING", logger="nerflow.inference.predict"):
+        spans = predictor.predict(["paris is nice " * 20, "paris is nice"])
+    assert len(spans) == 2
+    assert any("1 of 2 texts are longer than 16 sub-words" in r.message for r in caplog.records)

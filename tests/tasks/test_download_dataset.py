@@ -158,3 +158,39 @@ def test_a_truncated_file_and_an_empty_split_are_named(tmp_path: Path) -> None:
     (corpus / "test.conll").write_text("-DOCSTART-\tO\n\n", encoding="utf-8")
     with pytest.raises(ConllFormatError, match=r"test\.conll: no tokens found"):
         download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+
+
+def test_only_the_documented_split_files_are_read(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CONLL_DIR, corpus)
+    (corpus / "train.bak").write_text("Paris\tB-LOC\n", encoding="utf-8")  # a stray backup
+    out = download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+    assert read_manifest(out)["splits"]["train"] == 10  # train.conll, not train.bak
+
+
+def test_a_folder_with_two_files_for_one_split_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CONLL_DIR, corpus)
+    shutil.copy(corpus / "train.conll", corpus / "train.txt")
+    with pytest.raises(
+        ValueError, match=r"several files for split 'train' \(train.conll, train.txt\)"
+    ):
+        download_dataset(DataConfig(source="conll", local_dir=corpus), tmp_path / "work")
+
+
+def test_a_crlf_and_bom_copy_of_the_corpus_is_the_same_data(tmp_path: Path) -> None:
+    windows = tmp_path / "windows"
+    windows.mkdir()
+    for path in CONLL_DIR.glob("*.conll"):
+        text = path.read_text(encoding="utf-8").replace("\n", "\r\n")
+        (windows / path.name).write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    original = download_dataset(DataConfig(source="conll", local_dir=CONLL_DIR), tmp_path / "w")
+    copy = download_dataset(DataConfig(source="conll", local_dir=windows), tmp_path / "w")
+    assert copy == original
+    changed = tmp_path / "changed"
+    shutil.copytree(CONLL_DIR, changed)
+    with (changed / "train.conll").open("a", encoding="utf-8") as handle:
+        handle.write("\nRome\tB-LOC\n")
+    assert (
+        download_dataset(DataConfig(source="conll", local_dir=changed), tmp_path / "w") != original
+    )

@@ -70,3 +70,13 @@ def test_a_missing_base_model_is_a_clear_error(tmp_path: Path) -> None:
     dataset_dir = download_dataset(data, tmp_path)
     with pytest.raises(ValueError, match="base model '/no/such/model'"):
         tokenize_dataset(dataset_dir, ModelConfig(base_model="/no/such/model"), data, tmp_path)
+
+
+def test_tokenizing_leaves_the_published_dataset_folder_as_it_was(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    data = DataConfig(source="conll", local_dir=CONLL_DIR)
+    dataset_dir = download_dataset(data, tmp_path)
+    before = sorted(p.relative_to(dataset_dir) for p in dataset_dir.rglob("*"))
+    tokenize_dataset(dataset_dir, ModelConfig(base_model=str(tiny_model_dir)), data, tmp_path)
+    assert sorted(p.relative_to(dataset_dir) for p in dataset_dir.rglob("*")) == before

@@ -202,3 +202,12 @@ def test_a_checkpoint_written_in_part_is_skipped_and_removed(tmp_path: Path) -> 
     assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-6"
     assert not (tmp_path / "checkpoint-9").exists()
     assert last_complete_checkpoint(tmp_path / "none") is None
+
+
+def test_a_run_counted_in_steps_checkpoints_every_few_hundred_steps(tmp_path: Path) -> None:
+    from nerflow.training.fit import CHECKPOINT_STEPS, training_arguments
+
+    long = training_arguments(TrainingConfig(max_steps=1000), "cpu", "fp32", tmp_path)
+    assert long.save_steps == long.eval_steps == CHECKPOINT_STEPS < 1000
+    short = training_arguments(TrainingConfig(max_steps=4), "cpu", "fp32", tmp_path)
+    assert short.save_steps == short.eval_steps == 4

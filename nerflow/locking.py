@@ -1,0 +1,66 @@
+"""Locks between processes that a crash cannot leave behind, and that say who holds them."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+#: How often a process blocked on another's lock says it is still waiting.
+WAIT_REPORT_SECONDS = 60.0
+
+
+@contextmanager
+def file_lock(path: Path, what: str, timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive OS file lock (`flock`) on `path` for the block.
+
+    The kernel releases it when its holder exits, killed or not, so a crashed run never
+    blocks the next one. The holder writes who it is into the file; a process that has
+    to wait says so, naming the holder, at once and then every minute, and gives up
+    after `timeout` seconds when one is given.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        waited_since = time.monotonic()
+        last_report: float | None = None
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                if timeout is not None and now - waited_since > timeout:
+                    raise TimeoutError(
+                        f"{what} stayed locked for {timeout:.0f} s ({_holder(handle)})"
+                    ) from None
+                if last_report is None or now - last_report >= WAIT_REPORT_SECONDS:
+                    logger.warning(
+                        "waiting for %s: %s holds it (waited %.0f s)",
+                        what,
+                        _holder(handle),
+                        now - waited_since,
+                    )
+                    last_report = now
+                time.sleep(0.5)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder(handle: object) -> str:
+    handle.seek(0)  # type: ignore[attr-defined]
+    return handle.read().strip() or "another process"  # type: ignore[attr-defined]

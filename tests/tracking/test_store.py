@@ -1,0 +1,50 @@
+"""The tracking store is checked before use: a dead server or a wrong path fails in seconds."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from nerflow.tracking.store import TrackingStoreError, active_store, check_store
+from tests.processes import LOOPBACK, free_port
+
+
+def test_a_server_where_nothing_listens_fails_in_seconds() -> None:
+    uri = f"http://{LOOPBACK}:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(
+        TrackingStoreError, match=re.escape(f"MLflow tracking server {uri} does not answer")
+    ):
+        check_store(uri)
+    assert time.monotonic() - started < 10
+
+
+def test_a_mistyped_sqlite_path_is_named_and_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "mlrun" / "mlflow.db"
+    with pytest.raises(TrackingStoreError, match=r"folder .*mlrun does not exist"):
+        check_store(f"sqlite:///{typo}")
+    (tmp_path / "mlrun").mkdir()
+    with pytest.raises(TrackingStoreError, match="no MLflow store at"):
+        check_store(f"sqlite:///{typo}", must_exist=True)
+    check_store(f"sqlite:///{typo}")  # a new store where one may be made: fine
+    assert not typo.exists()
+
+
+def test_a_corrupted_store_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "mlflow.db"
+    broken.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(TrackingStoreError, match="cannot be read"):
+        check_store(f"sqlite:///{broken}", must_exist=True)
+
+
+def test_the_active_store_is_put_back_afterwards(tmp_path: Path) -> None:
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    with active_store(f"sqlite:///{tmp_path / 'a.db'}"):
+        assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'a.db'}"
+    assert os.environ.get("MLFLOW_TRACKING_URI") == before
