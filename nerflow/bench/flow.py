@@ -14,10 +14,9 @@ def bench_flow(btc_dir: Path, work: Path, max_steps: int | None) -> dict[str, An
     import subprocess
     import sys
 
-    from nerflow.outputs import compute_seconds
-
     # A private Prefect home and MLflow store: the first run starts cold, as a user's would.
     from nerflow.orchestration.settings import apply_prefect_defaults
+    from nerflow.outputs import compute_seconds
 
     env = apply_prefect_defaults({**os.environ, "PREFECT_HOME": str(work / "prefect")})
     (work / "mlruns").mkdir(exist_ok=True)

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import resource
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from nerflow.bench.flow import bench_flow
 from nerflow.bench.inference import bench_inference
 from nerflow.bench.seed import bench_tokenize, bench_train
+
 
 @dataclass(frozen=True)
 class BenchPlan:
@@ -47,9 +46,7 @@ def run_benchmark(btc_dir: Path, out_dir: Path, quick: bool = True) -> dict[str,
         results: dict[str, Any] = {"mode": "quick" if quick else "full", "plan": plan.__dict__}
         results["tokenize"] = _in_child(bench_tokenize, btc_dir, work)
         for name in ("seed", "project", "token_budget"):
-            results[f"train_{name}"] = _in_child(
-                bench_train, btc_dir, work, name, plan.train_steps
-            )
+            results[f"train_{name}"] = _in_child(bench_train, btc_dir, work, name, plan.train_steps)
         results["flow"] = _in_child(bench_flow, btc_dir, work, plan.flow_max_steps)
         # On the model the flow trained: accuracy per precision means something only there.
         results["inference"] = _in_child(bench_inference, btc_dir, work, plan.infer_tweets)
