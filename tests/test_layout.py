@@ -102,3 +102,15 @@ def test_no_module_passes_300_lines_without_saying_why() -> None:
         if len(lines) > 300 and "Longer than 300 lines" not in "\n".join(lines[:15]):
             long.append(f"{name} ({len(lines)} lines)")
     assert not long
+
+
+def test_the_lock_pins_every_dependency_pyproject_names() -> None:
+    """`make install` installs from requirements.lock: a dependency missing there is missing."""
+    import re
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = [*config["dependencies"], *config["optional-dependencies"]["dev"]]
+    names = {re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0].lower() for spec in wanted}
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {line.split("==")[0].lower() for line in lock.splitlines() if "==" in line}
+    assert names - {"torch"} <= pinned, f"run `make lock`: {sorted(names - {'torch'} - pinned)}"
