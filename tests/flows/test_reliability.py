@@ -32,11 +32,23 @@ def start(tmp_path: Path, tiny_model_dir: Path, seed: int = 42) -> Any:
 
 
 def task_states(flow_run_id: Any) -> dict[str, list[str]]:
-    with get_client(sync_client=True) as client:
-        runs = [r for r in client.read_task_runs() if r.flow_run_id == flow_run_id]
+    """State names of the flow run's task runs, once each is recorded (written async)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = [r for r in client.read_task_runs() if r.flow_run_id == flow_run_id]
+        if all(r.state is not None and r.state.is_final() for r in runs) or (
+            time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.5)
     states: dict[str, list[str]] = {}
     for run in runs:
-        states.setdefault(run.name.rsplit("-", 1)[0], []).append(run.state.name)
+        states.setdefault(run.name.rsplit("-", 1)[0], []).append(
+            run.state.name if run.state else ""
+        )
     return states
 
 

@@ -35,11 +35,21 @@ def run_flow(tmp_path: Path, tiny_model_dir: Path, **training: object) -> tuple[
 
 
 def _task_states(flow_state) -> list:
+    """The flow run's task runs, once each has its final state recorded (written async)."""
+    import time
+
     from prefect import get_client
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs()
-    return [r for r in runs if r.flow_run_id == flow_state.state_details.flow_run_id]
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs()
+        mine = [r for r in runs if r.flow_run_id == flow_state.state_details.flow_run_id]
+        if all(r.state is not None and r.state.is_final() for r in mine) or (
+            time.monotonic() > deadline
+        ):
+            return mine
+        time.sleep(0.5)
 
 
 def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
