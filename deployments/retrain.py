@@ -78,8 +78,16 @@ def retraining_parameters(config: RunConfig) -> dict[str, Any]:
     from nerflow.tracking.store import resolve_tracking_uri
 
     data = config.data
-    if data.local_dir is not None:
-        data = data.model_copy(update={"local_dir": data.local_dir.resolve()})
+    folders = {
+        name: folder.resolve()
+        for name in ("local_dir", "incoming_dir")
+        if (folder := getattr(data, name)) is not None
+    }
+    extra = tuple(
+        source.model_copy(update={"path": source.path.resolve()}) if source.path else source
+        for source in data.extra
+    )
+    data = data.model_copy(update={**folders, "extra": extra})
     tracking_uri, _ = resolve_tracking_uri(config.tracking.tracking_uri)
     pinned = config.model_copy(
         update={

@@ -10,6 +10,7 @@ from nerflow.tasks.download_dataset import download_dataset_task
 from nerflow.tasks.evaluate_model import evaluate_model_task
 from nerflow.tasks.gate_new_version import gate_new_version_task
 from nerflow.tasks.log_to_mlflow import log_to_mlflow_task
+from nerflow.tasks.score_champion import score_champion_task
 from nerflow.tasks.summarize_run import summarize_run_task
 from nerflow.tasks.tokenize_dataset import tokenize_dataset_task
 from nerflow.tasks.train_model import train_model_task
@@ -34,6 +35,9 @@ def train_ner(
     check_run_task(data, model, tracking)
     dataset_dir = download_dataset_task(data, work_dir)
     tokenized_dir = tokenize_dataset_task(dataset_dir, model, data, work_dir)
+    # The champion on this data, before anything new is trained: the fair baseline for the
+    # gate, and its F1 on each new incoming file (staleness).
+    champion = score_champion_task(tracking, dataset_dir, data.max_length, work_dir)
     model_dir = train_model_task(tokenized_dir, model, training, work_dir)
     report_dir = evaluate_model_task(model_dir, dataset_dir, data.max_length, work_dir)
     logged = log_to_mlflow_task(
@@ -42,8 +46,9 @@ def train_ner(
         tokenized_dir,
         model_dir,
         report_dir,
+        champion,
         flow_run.get_id(),
     )
     actor = f"prefect flow run {flow_run.get_id()}"
-    decision = gate_new_version_task(logged, tracking.promotion_margin, actor)
-    return summarize_run_task(model_dir, report_dir, logged, decision)
+    decision = gate_new_version_task(logged, report_dir, champion, tracking, actor)
+    return summarize_run_task(model_dir, report_dir, logged, decision, champion)

@@ -30,6 +30,41 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+#: The BTC sections the hub dataset trains on (validation is H, test is F).
+Section = Literal["a", "b", "e", "g"]
+BTC_TRAIN_SECTIONS: tuple[Section, ...] = ("a", "b", "e", "g")
+Split = Literal["train", "validation", "test"]
+
+
+class ExtraSource(_Config):
+    """One more labelled source added to the base corpus (a `[[data.extra]]` table)."""
+
+    path: Path | None = None
+    """a CoNLL file, or a folder of CoNLL files"""
+    hub_id: str | None = None
+    """a hub dataset id with tokens/ner_tags columns (online only), instead of path"""
+    hub_revision: str | None = None
+    """hub revision of hub_id"""
+    split: Literal["train", "validation", "test", "own"] = "train"
+    """the split its tweets join; own: a folder's train/validation/test files or the hub's
+    splits go to theirs"""
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> ExtraSource:
+        if (self.path is None) == (self.hub_id is None):
+            raise ValueError("an extra source needs exactly one of path and hub_id")
+        if self.split == "own" and self.path is not None and not self.path.is_dir():
+            raise ValueError(f"{self.path}: split='own' needs a folder of split files")
+        return self
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Its fields, with a hub id that names a local folder keyed by its content."""
+        identity: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        if self.hub_id and Path(self.hub_id).exists():
+            identity["hub_id"] = Path(self.hub_id)
+        return identity
+
+
 class DataConfig(_Config):
     """Which corpus to read and how to cut it into sub-word sequences."""
 
@@ -42,14 +77,23 @@ class DataConfig(_Config):
     """hub dataset id with tokens/ner_tags columns (source=hub, online only)"""
     hub_revision: str | None = None
     """hub revision of hub_id (pin it to retrain when the hub copy changes)"""
+    btc_train_sections: tuple[Section, ...] = BTC_TRAIN_SECTIONS
+    """btc: the sections that make the training split (validation H and test F stay)"""
+    incoming_dir: Path | None = Path("data/incoming")
+    """folder of added labelled CoNLL files (`nerflow ingest`), all for training; a missing
+    folder adds nothing"""
+    extra: tuple[ExtraSource, ...] = ()
+    """more labelled sources ([[data.extra]] tables in the config file)"""
     max_length: int = Field(default=128, ge=8, le=4096)
     """sub-words per tweet"""
     label_all_subwords: bool = False
     """label every sub-word of a word (B- becomes I- on continuations), not just the first"""
 
     def cache_identity(self) -> dict[str, Any]:
-        """The fields, with a hub id that names a local folder keyed by that folder's content."""
+        """The fields, with a hub id that names a local folder keyed by that folder's content
+        (folders are keyed by their files' content too)."""
         identity: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        identity["extra"] = [source.cache_identity() for source in self.extra]
         if self.source == "hub" and self.hub_id and Path(self.hub_id).exists():
             identity["hub_id"] = Path(self.hub_id)  # a Path is fingerprinted by its files
         return identity
@@ -60,6 +104,8 @@ class DataConfig(_Config):
             raise ValueError("data.source='hub' needs data.hub_id")
         if self.source == "conll" and self.local_dir is None:
             raise ValueError("data.source='conll' needs data.local_dir")
+        if not self.btc_train_sections:
+            raise ValueError("data.btc_train_sections: name at least one of a, b, e, g")
         return self
 
 
@@ -127,7 +173,11 @@ class TrackingConfig(_Config):
     registered_model: str = "btc-ner"
     """registered model name"""
     promotion_margin: float = Field(default=0.005, ge=0, le=1)
-    """validation entity F1 a new version must gain over the champion to replace it"""
+    """validation entity F1 a new version must gain over the champion (scored on the same
+    validation split) to replace it"""
+    max_type_f1_drop: float = Field(default=0.02, ge=0, le=1)
+    """the most validation F1 any entity type may lose against the champion for the new
+    version to replace it"""
 
 
 class RunConfig(_Config):

@@ -47,6 +47,16 @@ def write_report(model_dir: Path, dataset_dir: Path, max_length: int, out: Path)
     (out / REPORT).write_text(json.dumps(report), encoding="utf-8")
 
 
+def write_file_report(model_dir: Path, path: Path, max_length: int, out: Path) -> None:
+    """Write the entity scores of a model on one labelled CoNLL file into `out`."""
+    sentences = read_conll(path)
+    tokenizer, network = load_model(model_dir)
+    predicted, _ = predict_word_tags(tokenizer, network, [s.tokens for s in sentences], max_length)
+    scores = score_entities([s.tags for s in sentences], predicted)
+    scores["tweets"] = len(sentences)
+    (out / REPORT).write_text(json.dumps(scores), encoding="utf-8")
+
+
 def sample_predictions(
     ids: list[str],
     tokens: list[list[str]],

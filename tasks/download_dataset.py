@@ -1,23 +1,33 @@
-"""Step: fetch the configured corpus into a saved DatasetDict (cached on the files' content)."""
+"""Step: gather the corpus, extra sources and incoming files into a saved DatasetDict.
+
+Cached on what the files hold: a scheduled run with no new file reuses it; a new file
+in the incoming folder makes a new dataset (and so a new model).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from nerflow.config import DataConfig
-from nerflow.corpus.sources import content_checksums, data_fingerprint, source_files, write_corpus
-from nerflow.orchestration.caching import cached_task
+from nerflow.corpus.assemble import (
+    collect_sources,
+    data_fingerprint,
+    read_sources,
+    split_fingerprints,
+    write_dataset,
+)
+from nerflow.orchestration.caching import cached_task, only_network_errors
 from nerflow.outputs import code_version, content_key, produce
 
 
 def download_dataset(data: DataConfig, work_dir: Path) -> Path:
     """The corpus as a DatasetDict and manifest under `work_dir/datasets/<key>`."""
-    files = source_files(data, work_dir)
-    checksums = content_checksums(files)  # what is read, not the bytes: CRLF is no change
-    key = content_key(data_fingerprint(data, checksums), code_version(download_dataset))
-    return produce(
-        work_dir / "datasets" / key, lambda out: write_corpus(data, files, checksums, out)
-    )
+    read = read_sources(collect_sources(data, work_dir))  # a malformed file stops the run here
+    version = data_fingerprint(split_fingerprints(read))
+    key = content_key(version, code_version(download_dataset))
+    return produce(work_dir / "datasets" / key, lambda out: write_dataset(data, read, out))
 
 
-download_dataset_task = cached_task(download_dataset, name="download-dataset", retries=2)
+download_dataset_task = cached_task(
+    download_dataset, name="download-dataset", retries=2, retry_condition_fn=only_network_errors
+)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nerflow.corpus.manifest import eval_fingerprint, read_manifest
 from nerflow.evaluation import write_report
 from nerflow.orchestration.caching import cached_task
 from nerflow.outputs import code_version, content_key, fingerprint_path, produce
 
 
 def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir: Path) -> Path:
-    """The JSON report of entity-level scores under `work_dir/reports/<key>`."""
+    """The JSON report of entity-level scores under `work_dir/reports/<key>`.
+
+    Keyed on the model and the validation and test splits alone: scoring the champion on
+    them again after new training data arrived is a cache hit.
+    """
     key = content_key(
         fingerprint_path(model_dir),
-        fingerprint_path(dataset_dir),
+        eval_fingerprint(read_manifest(dataset_dir)),  # a new training file changes nothing here
         max_length,
         code_version(evaluate_model),
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from nerflow.config import RunConfig
 from nerflow.orchestration.artifacts import flow_run_url
 from nerflow.orchestration.caching import uncached_task
+from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.runs import LoggedModel, log_training_run
 
 
@@ -16,12 +17,13 @@ def log_to_mlflow(
     tokenized_dir: Path,
     model_dir: Path,
     report_dir: Path,
+    champion: ChampionScores | None = None,
     flow_run_id: str | None = None,
 ) -> LoggedModel:
     """One MLflow run and registry version per trained model; a known model is reported."""
     url = flow_run_url(flow_run_id) if flow_run_id else None
     return log_training_run(
-        config, dataset_dir, tokenized_dir, model_dir, report_dir, flow_run_id, url
+        config, dataset_dir, tokenized_dir, model_dir, report_dir, champion, flow_run_id, url
     )
 
 

@@ -8,15 +8,20 @@ from typing import Any
 from nerflow.orchestration.artifacts import publish_run_report
 from nerflow.orchestration.caching import uncached_task
 from nerflow.reporting.summary import build_summary, format_markdown, outcome_line, per_type_rows
+from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.registry import PromotionDecision
 from nerflow.tracking.runs import LoggedModel
 
 
 def summarize_run(
-    model_dir: Path, report_dir: Path, logged: LoggedModel, decision: PromotionDecision
+    model_dir: Path,
+    report_dir: Path,
+    logged: LoggedModel,
+    decision: PromotionDecision,
+    champion: ChampionScores | None = None,
 ) -> dict[str, Any]:
     """Scores, model location and registry outcome; also the flow run's report artifacts."""
-    summary = build_summary(model_dir, report_dir, logged, decision)
+    summary = build_summary(model_dir, report_dir, logged, decision, champion)
     rows = [
         {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
         for row in per_type_rows(summary)

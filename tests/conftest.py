@@ -108,11 +108,15 @@ def tiny_run_config(
     corpus: Path = CONLL_DIR,
     **training: object,
 ) -> RunConfig:
-    """The tiny BERT on the fixture tweets for four steps: every flow test's run."""
+    """The tiny BERT on the fixture tweets for four steps: every flow test's run.
+
+    Its incoming folder is `incoming/` beside the work dir (missing until a test adds files).
+    """
     from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 
+    incoming = work_dir.parent / "incoming"
     return RunConfig(
-        data=DataConfig(source="conll", local_dir=corpus, max_length=32),
+        data=DataConfig(source="conll", local_dir=corpus, max_length=32, incoming_dir=incoming),
         model=ModelConfig(base_model=str(tiny_model_dir)),
         training=TrainingConfig(max_steps=4, batch_size=4, learning_rate=1e-3, **training),
         tracking=TrackingConfig(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nerflow.cli import bench, inference, registry, train
+from nerflow.cli import bench, inference, ingest, registry, train
 
 app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 app.command()(train.train)
 app.command()(train.serve)
+app.command()(ingest.ingest)
 app.command()(registry.models)
 app.command()(registry.promote)
 app.command()(registry.rollback)

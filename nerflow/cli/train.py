@@ -27,6 +27,7 @@ TRAIN_OPTIONS = {
     "source": ConfigOption("data", "source"),
     "data_dir": ConfigOption("data", "local_dir"),
     "hub_dataset": ConfigOption("data", "hub_id"),
+    "incoming_dir": ConfigOption("data", "incoming_dir"),
     "max_length": ConfigOption("data", "max_length"),
     "label_all_subwords": ConfigOption(
         "data", "label_all_subwords", "--label-all-subwords/--label-first-subword"
@@ -45,11 +46,13 @@ TRAIN_OPTIONS = {
     "registered_model": ConfigOption("tracking", "registered_model"),
     "tracking_uri": TRACKING_URI,
     "promotion_margin": ConfigOption("tracking", "promotion_margin"),
+    "max_type_f1_drop": ConfigOption("tracking", "max_type_f1_drop"),
     "work_dir": ConfigOption(None, "work_dir"),
 }
 #: The config fields `nerflow serve` takes as options.
 SERVE_OPTIONS = {
-    name: TRAIN_OPTIONS[name] for name in ("data_dir", "base_model", "tracking_uri", "work_dir")
+    name: TRAIN_OPTIONS[name]
+    for name in ("data_dir", "incoming_dir", "base_model", "tracking_uri", "work_dir")
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -97,3 +99,9 @@ def read_conll(path: Path, labels: tuple[str, ...] | None = LABELS) -> list[Sent
     if not sentences:
         raise ConllFormatError(f"{path}: no tokens found")
     return sentences
+
+
+def content_sha256(sentences: list[Sentence]) -> str:
+    """SHA-256 of what was read (words and tags): the same for a CRLF or BOM copy."""
+    payload = json.dumps([[s.tokens, s.tags] for s in sentences], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -1,19 +1,18 @@
-"""NER corpora (BTC, a hub dataset, or local CoNLL files) as one DatasetDict schema."""
+"""Where labelled tweets come from: BTC, a CoNLL folder, a hub dataset, extra sources."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
-from nerflow.config import BTC_DIR_ENV, DataConfig, btc_dir_from_env
-from nerflow.corpus.conll import Sentence, read_conll
+from nerflow.config import BTC_DIR_ENV, DataConfig, ExtraSource, Split, btc_dir_from_env
 from nerflow.corpus.labels import LABELS
-from nerflow.outputs import content_key, sha256_file
+from nerflow.outputs import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +33,7 @@ BTC_SPLITS = {
     "validation": ("h.conll",),
     "test": ("f.conll",),
 }
-SPLITS = ("train", "validation", "test")
-#: Manifest written beside the saved dataset: source, file checksums, split sizes.
-MANIFEST = "manifest.json"
+SPLITS: tuple[Split, ...] = get_args(Split)
 
 
 def features() -> Features:
@@ -50,80 +47,101 @@ def features() -> Features:
     )
 
 
-def source_files(data: DataConfig, work_dir: Path) -> dict[str, list[Path]]:
-    """The files each split is read from (downloading the pinned BTC files if need be)."""
+@dataclass(frozen=True)
+class SourceFile:
+    """A labelled CoNLL file and the split its tweets join."""
+
+    split: Split
+    origin: str  # btc | conll | incoming | extra
+    path: Path
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A hub dataset (or a local folder `load_dataset` reads) and where its splits go."""
+
+    origin: str  # hub | extra
+    hub_id: str
+    revision: str | None
+    split: Split | None  # None: each of its splits to its own
+
+
+def base_sources(data: DataConfig, work_dir: Path) -> list[SourceFile | HubSource]:
+    """The base corpus: BTC's sections (downloading the pinned files if need be), a CoNLL
+    folder's split files, or a hub dataset's splits."""
     if data.source == "btc":
         folder = data.local_dir or btc_dir_from_env()
         if folder is None:
             folder = _download_btc(work_dir / "raw" / f"btc-{BTC_COMMIT[:12]}")
         _verify_btc(folder)
-        return {split: [folder / name for name in names] for split, names in BTC_SPLITS.items()}
+        sections: dict[Split, tuple[str, ...]] = {
+            "train": tuple(f"{section}.conll" for section in data.btc_train_sections),
+            "validation": BTC_SPLITS["validation"],
+            "test": BTC_SPLITS["test"],
+        }
+        return [
+            SourceFile(split, "btc", folder / name)
+            for split, names in sections.items()
+            for name in names
+        ]
     if data.source == "conll":
         assert data.local_dir is not None
-        return {split: [_find_split_file(data.local_dir, split)] for split in SPLITS}
-    return {}
+        return [
+            SourceFile(split, "conll", _find_split_file(data.local_dir, split)) for split in SPLITS
+        ]
+    assert data.hub_id is not None
+    return [HubSource("hub", data.hub_id, data.hub_revision, None)]
 
 
-def file_checksums(files: dict[str, list[Path]]) -> dict[str, str]:
-    """`split/name: SHA-256` of every source file's bytes (the manifest's provenance)."""
-    return {
-        f"{split}/{path.name}": sha256_file(path)
-        for split, split_files in files.items()
-        for path in split_files
-    }
+def extra_sources(extra: tuple[ExtraSource, ...]) -> list[SourceFile | HubSource]:
+    """The `[[data.extra]]` sources, each to its configured split (or its own splits)."""
+    out: list[SourceFile | HubSource] = []
+    for source in extra:
+        if source.hub_id is not None:
+            split = None if source.split == "own" else source.split
+            out.append(HubSource("extra", source.hub_id, source.hub_revision, split))
+            continue
+        assert source.path is not None
+        if source.split == "own":
+            for split in SPLITS:
+                found = _split_files(source.path, split)
+                if len(found) > 1:
+                    raise ValueError(
+                        f"{source.path}: several files for split {split!r} "
+                        f"({', '.join(p.name for p in found)}): keep one"
+                    )
+                out.extend(SourceFile(split, "extra", path) for path in found)
+        else:
+            files = conll_files(source.path)
+            if not files:
+                raise FileNotFoundError(
+                    f"{source.path}: no CoNLL files ({', '.join(CONLL_SUFFIXES)})"
+                )
+            out.extend(SourceFile(source.split, "extra", path) for path in files)
+    return out
 
 
-def content_checksums(files: dict[str, list[Path]]) -> dict[str, str]:
-    """`split/name: SHA-256` of what the reader reads from each file (words and tags).
-
-    The data version: a copy with CRLF line ends or a byte-order mark reads the same, so
-    it is the same data and trains nothing new.
-    """
-    checksums = {}
-    for split, split_files in files.items():
-        for path in split_files:
-            read = [[s.tokens, s.tags] for s in read_conll(path)]
-            payload = json.dumps(read, ensure_ascii=False, separators=(",", ":"))
-            checksums[f"{split}/{path.name}"] = hashlib.sha256(payload.encode()).hexdigest()
-    return checksums
+def conll_files(path: Path) -> list[Path]:
+    """A CoNLL file, or a folder's CoNLL files by name (hidden and partial files skipped)."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such CoNLL file or folder")
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.is_file() and p.suffix in CONLL_SUFFIXES and not p.name.startswith(".")
+    )
 
 
-def data_fingerprint(data: DataConfig, checksums: dict[str, str]) -> str:
-    """The data version: source, hub id (a local folder by its content), revision, files."""
-    hub = data.cache_identity()["hub_id"]
-    return content_key(data.source, hub, data.hub_revision, checksums)
+def load_hub(source: HubSource) -> dict[Split, Dataset]:
+    """The hub dataset's rows per split, in this project's schema."""
+    loaded = _load_hub(source.hub_id, source.revision)
+    if source.split is None:
+        return loaded
+    from datasets import concatenate_datasets
 
-
-def write_corpus(
-    data: DataConfig, files: dict[str, list[Path]], checksums: dict[str, str], out: Path
-) -> None:
-    """Read the corpus and save it as a DatasetDict with its manifest in `out`.
-
-    `checksums` are the files' `content_checksums`: the data version.
-    """
-    if data.source == "hub":
-        dataset = _load_hub(data)
-    else:
-        dataset = DatasetDict({split: _to_dataset(split, paths) for split, paths in files.items()})
-    for split in SPLITS:
-        if split not in dataset or len(dataset[split]) == 0:
-            raise ValueError(f"{data.source} corpus: split {split!r} is empty or missing")
-    manifest = {
-        "source": data.source,
-        "hub_id": data.hub_id,
-        "btc_commit": BTC_COMMIT if data.source == "btc" else None,
-        "files_sha256": file_checksums(files),
-        "splits": {split: len(dataset[split]) for split in SPLITS},
-        "fingerprint": data_fingerprint(data, checksums),
-    }
-    dataset.save_to_disk(str(out / "dataset"))
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    logger.info("dataset %s: %s", manifest["fingerprint"], manifest["splits"])
-
-
-def read_manifest(dataset_dir: Path) -> dict:
-    """The manifest of a dataset folder written by `download_dataset`."""
-    return json.loads((dataset_dir / MANIFEST).read_text(encoding="utf-8"))
+    return {source.split: concatenate_datasets(list(loaded.values()))}
 
 
 def _verify_btc(folder: Path) -> None:
@@ -167,11 +185,16 @@ SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "dev", "valid")
 CONLL_SUFFIXES = (".conll", ".txt", ".tsv", ".bio")
 
 
+def _split_files(folder: Path, split: str) -> list[Path]:
+    names = [f"{stem}{suffix}" for stem in SPLIT_STEMS[split] for suffix in CONLL_SUFFIXES]
+    return [folder / name for name in names if (folder / name).is_file()]
+
+
 def _find_split_file(folder: Path, split: str) -> Path:
     """The one documented file of `split` in `folder`; none or several is an error."""
-    names = [f"{stem}{suffix}" for stem in SPLIT_STEMS[split] for suffix in CONLL_SUFFIXES]
-    found = [folder / name for name in names if (folder / name).is_file()]
+    found = _split_files(folder, split)
     if not found:
+        names = [f"{stem}{suffix}" for stem in SPLIT_STEMS[split] for suffix in CONLL_SUFFIXES]
         raise FileNotFoundError(
             f"{folder}: no CoNLL file for split {split!r} (expected one of {', '.join(names)})"
         )
@@ -183,35 +206,18 @@ def _find_split_file(folder: Path, split: str) -> Path:
     return found[0]
 
 
-def _to_dataset(split: str, paths: list[Path]) -> Dataset:
-    sentences: list[tuple[str, Sentence]] = [
-        (f"{path.stem}:{sentence.line}", sentence)
-        for path in paths
-        for sentence in read_conll(path)
-    ]
-    return Dataset.from_dict(
-        {
-            "id": [sid for sid, _ in sentences],
-            "tokens": [s.tokens for _, s in sentences],
-            "ner_tags": [[LABELS.index(t) for t in s.tags] for _, s in sentences],
-        },
-        features=features(),
-    )
-
-
-def _load_hub(data: DataConfig) -> DatasetDict:
+def _load_hub(source: str, revision: str | None) -> dict[Split, Dataset]:
     """A hub dataset (or a local folder `load_dataset` reads) with tokens and ner_tags.
 
     Tags may be ClassLabel ids (mapped by name), tag strings, or bare ids in BTC order.
     """
     from datasets import load_dataset
 
-    source = str(data.hub_id)
-    loaded = load_dataset(source, revision=data.hub_revision)
+    loaded = load_dataset(source, revision=revision)
     if not isinstance(loaded, DatasetDict):
         raise TypeError(f"{source}: expected a dataset with splits, got {type(loaded).__name__}")
     aliases = {"validation": ("validation", "dev", "valid")}
-    out = {}
+    out: dict[Split, Dataset] = {}
     for split in SPLITS:
         found = next((n for n in aliases.get(split, (split,)) if n in loaded), None)
         if found is None:
@@ -235,7 +241,7 @@ def _load_hub(data: DataConfig) -> DatasetDict:
             {"id": [str(i) for i in ids], "tokens": ds["tokens"], "ner_tags": tags},
             features=features(),
         )
-    return DatasetDict(out)
+    return out
 
 
 def _btc_name(index: int) -> str:

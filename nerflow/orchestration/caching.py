@@ -48,3 +48,15 @@ def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
 def uncached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
     """Wrap a plain function as a Prefect task that always runs (it talks to outside state)."""
     return task(cache_policy=NO_CACHE, **options)(fn)
+
+
+def only_network_errors(task: Any, run: Any, state: Any) -> bool:
+    """Retry a step only when it failed to reach the network: a bad file fails the same way
+    every time, and its error should be reported once."""
+    try:
+        state.result()
+    except ConnectionError:
+        return True
+    except BaseException:
+        return False
+    return False

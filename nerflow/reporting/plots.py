@@ -79,6 +79,25 @@ def learning_curves_figure(history: list[dict[str, Any]]) -> Figure:
     return figure
 
 
+def data_curve_figure(points: list[dict[str, Any]]) -> Figure:
+    """Validation and test entity F1 of each registered version against its training tweets."""
+    figure = Figure(figsize=(6, 3.8), layout="constrained")
+    axes = figure.subplots()
+    ordered = sorted(points, key=lambda p: (p["train_tweets"], p["label"]))
+    x = [p["train_tweets"] for p in ordered]
+    for split, marker in (("val_f1", "o"), ("test_f1", "s")):
+        axes.plot(x, [p[split] for p in ordered], marker=marker, label=split.replace("_", " "))
+    for point in ordered:
+        axes.annotate(point["label"], (point["train_tweets"], point["val_f1"]), fontsize=7,
+                      textcoords="offset points", xytext=(3, 4))  # fmt: skip
+    axes.set_xlabel("training tweets")
+    axes.set_ylabel("entity micro-F1")
+    axes.set_title("F1 against training data (same validation and test splits)")
+    axes.legend(loc="lower right")
+    axes.grid(alpha=0.3)
+    return figure
+
+
 def save_figures(report: dict[str, Any], history: list[dict[str, Any]], out: Path) -> list[Path]:
     """Write every figure as a PNG into `out`; return their paths."""
     out.mkdir(parents=True, exist_ok=True)

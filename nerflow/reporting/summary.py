@@ -8,13 +8,18 @@ from typing import Any
 from nerflow.corpus.labels import ENTITY_TYPES
 from nerflow.evaluation import read_report
 from nerflow.reporting.tables import SCORE_COLUMNS, render
+from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.registry import PromotionDecision
 from nerflow.tracking.runs import LoggedModel
 from nerflow.training.fit import read_training_meta
 
 
 def build_summary(
-    model_dir: Path, report_dir: Path, logged: LoggedModel, decision: PromotionDecision
+    model_dir: Path,
+    report_dir: Path,
+    logged: LoggedModel,
+    decision: PromotionDecision,
+    champion: ChampionScores | None = None,
 ) -> dict[str, Any]:
     """Plain data a user needs after a run: scores, model location, how to look at it."""
     report = read_report(report_dir)
@@ -38,7 +43,40 @@ def build_summary(
         "train_seconds": meta["train_seconds"],
         "mlflow": logged.as_dict(),
         "promotion": decision.as_dict(),
+        "champion_same_data": _champion(champion),
     }
+
+
+def _champion(champion: ChampionScores | None) -> dict[str, Any] | None:
+    """The champion's scores on this run's splits, and its F1 on each new incoming file."""
+    if champion is None:
+        return None
+    return {
+        "version": champion.version,
+        "val_f1": champion.split("validation").f1,
+        "test_f1": champion.test_f1(),
+        "staleness": champion.staleness,
+    }
+
+
+def champion_lines(summary: dict[str, Any]) -> list[str]:
+    """The fair comparison and the staleness figures, in words."""
+    champion = summary.get("champion_same_data")
+    if not champion:
+        return []
+    lines = [
+        f"champion v{champion['version']} on this run's splits: val F1 {champion['val_f1']:.3f},"
+        f" test F1 {champion['test_f1']:.3f} (the new model: val"
+        f" {summary['scores']['validation']['overall']['f1']:.3f},"
+        f" test {summary['scores']['test']['overall']['f1']:.3f})"
+    ]
+    lines += [
+        f"staleness: champion F1 {entry['f1']:.3f} on new file {entry['file']}"
+        f" ({entry['tweets']} tweets)"
+        for entry in champion["staleness"]
+    ]
+    lines += [f"gate: {check}" for check in summary["promotion"].get("checks", ())]
+    return lines
 
 
 def outcome_line(summary: dict[str, Any]) -> str:
@@ -73,6 +111,8 @@ def format_markdown(summary: dict[str, Any]) -> str:
 **Promotion**: `{decision["action"]}`: {decision["reason"]}. Champion is version
 {decision["champion"]}.
 
+{chr(10).join(f"- {line}" for line in champion_lines(summary))}
+
 **MLflow**: run `{ml["run_id"]}` (experiment {ml["experiment_id"]}) at `{ml["tracking_uri"]}`;
 model `{ml["registered_model"]}` version {ml["version"]} ({state}).
 
@@ -102,6 +142,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"model {ml['registered_model']} version {ml['version']} ({state})",
         f"promotion: {summary['promotion']['action']}: {summary['promotion']['reason']}"
         f" (champion is now version {summary['promotion']['champion']})",
+        *champion_lines(summary),
         f"inspect: mlflow ui --backend-store-uri {ml['tracking_uri']} --host 127.0.0.1"
         " (or: make ui), then open http://127.0.0.1:5000",
     ]

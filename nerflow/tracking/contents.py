@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +67,69 @@ def log_history(
 
 
 def log_datasets(dataset_dir: Path, manifest: dict[str, Any]) -> None:
+    """Each split as an MLflow dataset input: its rows' profile, the data version as digest,
+    where it came from as source, and the files that made it (name, SHA-256, tweets,
+    entities) as input tags."""
     import mlflow
     from datasets import load_from_disk
+    from mlflow.data.pandas_dataset import from_pandas
 
     splits = load_from_disk(str(dataset_dir / "dataset"))
     for split, context in (("train", "training"), ("validation", "validation"), ("test", "test")):
-        dataset = mlflow.data.huggingface_dataset.from_huggingface(
-            splits[split],
-            path=manifest.get("hub_id") or f"btc@{manifest.get('btc_commit') or 'local'}",
-            name=f"{manifest['source']}-{split}",
-            digest=f"{manifest['fingerprint'][:8]}-{split}",
+        entries = [e for e in manifest["sources"] if e["split"] == split]
+        with warnings.catch_warnings():
+            # A file:// source matches two registered kinds of MLflow's local source (the
+            # same class twice); MLflow warns and takes it, which is right.
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+            dataset = from_pandas(
+                splits[split].to_pandas(),
+                source=_source_uri(manifest, entries),
+                name=f"{manifest['description']} / {split}",
+                digest=manifest["split_fingerprints"][split][:10],
+            )
+        files = "; ".join(
+            f"{e['origin']}:{e['name']} sha256 {e.get('sha256', e.get('revision') or '-')[:12]}"
+            f" {e['tweets']} tweets {e['entities']}"
+            for e in entries
         )
-        mlflow.log_input(dataset, context=context)
+        mlflow.log_input(dataset, context=context, tags={"files": files[:4900]})
+
+
+def _source_uri(manifest: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    """The upstream URL of pinned BTC files, a hub id, or the local folder of the files."""
+    from nerflow.corpus.sources import BTC_URL
+
+    if manifest.get("btc_commit") and all(e["origin"] == "btc" for e in entries):
+        return BTC_URL.format(commit=manifest["btc_commit"], name="").rstrip("/")
+    if not entries or "path" not in entries[0]:
+        return str(entries[0]["name"]) if entries else "unknown"
+    folders = {str(Path(e["path"]).parent) for e in entries if "path" in e}
+    return Path(sorted(folders)[0]).as_uri()
+
+
+def log_data_curve(uri: str, name: str, manifest: dict[str, Any], final: dict[str, float]) -> None:
+    """The figure of F1 against training tweets over the versions scored on these splits."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from nerflow.corpus.manifest import eval_fingerprint
+    from nerflow.reporting.plots import data_curve_figure
+    from nerflow.tracking.registry import EVAL_DATA_TAG
+
+    points = [
+        {"train_tweets": manifest["splits"]["train"], "val_f1": final["val_f1"],
+         "test_f1": final["test_f1"], "label": "this run"}
+    ]  # fmt: skip
+    try:
+        versions = _client(uri).search_model_versions(f"name='{name}'")
+    except MlflowException:
+        versions = []
+    same_splits = eval_fingerprint(manifest)
+    for version in versions:
+        tags = version.tags
+        if tags.get(EVAL_DATA_TAG) == same_splits and "train_tweets" in tags:
+            points.append(
+                {"train_tweets": int(tags["train_tweets"]), "val_f1": float(tags["val_f1"]),
+                 "test_f1": float(tags["test_f1"]), "label": f"v{version.version}"}
+            )  # fmt: skip
+    mlflow.log_figure(data_curve_figure(points), "figures/f1_vs_training_tweets.png")

@@ -7,12 +7,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from nerflow.tracking.gate import SplitScores, judge
 from nerflow.tracking.locks import registry_lock
 from nerflow.tracking.store import client as _client
 
 #: Version tag holding the fingerprint of the trained model folder: one version per model.
 MODEL_KEY_TAG = "nerflow.model_key"
 DATA_TAG = "nerflow.data_fingerprint"
+#: Version tag: the fingerprint of the validation and test splits its scores came from.
+EVAL_DATA_TAG = "nerflow.eval_data"
 CHAMPION = "champion"
 PREVIOUS = "previous-champion"
 CHALLENGER = "challenger"
@@ -33,8 +36,9 @@ class PromotionDecision:
     champion: str
     previous_champion: str | None
     new_val_f1: float | None
-    champion_val_f1: float | None
+    champion_val_f1: float | None  # on the same validation split as new_val_f1
     reason: str
+    checks: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for summaries and Prefect results."""
@@ -101,50 +105,75 @@ def _evaluated_version(client: Any, name: str, version: str) -> Any:
 
 
 def gate_new_version(
-    uri: str, name: str, version: str, margin: float, actor: str, reused: bool = False
+    uri: str,
+    name: str,
+    version: str,
+    actor: str,
+    candidate: SplitScores,
+    champion_scores: tuple[str, SplitScores] | None,
+    margin: float,
+    max_type_drop: float,
+    reused: bool = False,
 ) -> PromotionDecision:
-    """Promote `version` to champion if its validation F1 beats the champion's by `margin`.
+    """Promote `version` if it beats the champion on the same validation split (`judge`).
 
-    The old champion keeps `previous-champion`; a version that does not win gets
-    `challenger` and a tag with both scores. The test split never decides.
+    `champion_scores` is the champion's version and its scores on this run's validation
+    split; a champion whose only scores came from other data never decides. The old
+    champion keeps `previous-champion`; a version that does not win gets `challenger` and
+    a tag with both scores. The test split never decides.
     """
     with registry_lock(uri, name):
         client = _client(uri)
-        new = _evaluated_version(client, name, version)
-        new_f1 = _val_f1(new)
+        _evaluated_version(client, name, version)
         champion = _alias_version(client, name, CHAMPION)
-        champion_f1 = _val_f1(champion) if champion is not None else None
+        scored = champion_scores[1] if champion_scores else None
         if reused or (champion is not None and str(champion.version) == version):
             holder = str(champion.version) if champion is not None else version
             return PromotionDecision(
-                "unchanged", version, holder, None, new_f1, champion_f1,
+                "unchanged", version, holder, None, candidate.f1, scored.f1 if scored else None,
                 "model already registered; no new version to judge",
             )  # fmt: skip
-        if champion is None or champion_f1 is None:
+        if champion is None:
             _move_alias(client, name, CHAMPION, version, actor)
-            reason = f"first evaluated version: champion with val F1 {new_f1:.4f}"
+            reason = f"first evaluated version: champion with val F1 {candidate.f1:.4f}"
             decision = PromotionDecision(
-                "first-champion", version, version, None, new_f1, None, reason
+                "first-champion", version, version, None, candidate.f1, None, reason
             )
-        elif new_f1 is not None and new_f1 > champion_f1 and new_f1 - champion_f1 >= margin:
-            old = _move_alias(client, name, CHAMPION, version, actor)
-            if old is not None:
-                _move_alias(client, name, PREVIOUS, old, actor)
+        elif (
+            scored is None or champion_scores is None or champion_scores[0] != str(champion.version)
+        ):
+            _move_alias(client, name, CHALLENGER, version, actor)
+            judged = f"v{champion_scores[0]}" if champion_scores else "no version"
             reason = (
-                f"val F1 {new_f1:.4f} beats champion v{champion.version} ({champion_f1:.4f}) "
-                f"by at least {margin}"
+                f"not judged: the champion is v{champion.version} but {judged} was scored on "
+                "this validation split (it moved during the run); the next run judges again"
             )
             decision = PromotionDecision(
-                "promoted", version, version, old, new_f1, champion_f1, reason
+                "challenger", version, str(champion.version), None, candidate.f1, None, reason
             )
         else:
-            _move_alias(client, name, CHALLENGER, version, actor)
-            reason = (
-                f"val F1 {new_f1:.4f} does not beat champion v{champion.version} "
-                f"({champion_f1:.4f}) by the margin {margin}"
-            )
+            verdict = judge(candidate, scored, margin, max_type_drop)
+            if verdict.passed:
+                old = _move_alias(client, name, CHAMPION, version, actor)
+                if old is not None:
+                    _move_alias(client, name, PREVIOUS, old, actor)
+                action: Literal["promoted", "challenger"] = "promoted"
+                reason = (
+                    f"val F1 {candidate.f1:.4f} beats champion v{champion.version} "
+                    f"({scored.f1:.4f} on the same split) by at least {margin}, and no type "
+                    f"drops more than {max_type_drop}"
+                )
+            else:
+                old = None
+                _move_alias(client, name, CHALLENGER, version, actor)
+                action = "challenger"
+                reason = (
+                    f"does not replace champion v{champion.version} (val F1 {candidate.f1:.4f} "
+                    f"vs {scored.f1:.4f} on the same split): {verdict.failures}"
+                )
+            holder = version if verdict.passed else str(champion.version)
             decision = PromotionDecision(
-                "challenger", version, str(champion.version), None, new_f1, champion_f1, reason
+                action, version, holder, old, candidate.f1, scored.f1, reason, verdict.checks
             )
         client.set_model_version_tag(name, version, DECISION_TAG, f"{decision.action}: {reason}")
         return decision

@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 from pydantic import BaseModel
 
 from nerflow.config import RunConfig
-from nerflow.corpus.sources import read_manifest
+from nerflow.corpus.manifest import eval_fingerprint, read_manifest
 from nerflow.corpus.tokenize import read_stats
 from nerflow.evaluation import read_report
 from nerflow.metrics.scores import flat_metrics
 from nerflow.outputs import compute_seconds
 from nerflow.reporting.model_card import model_card
-from nerflow.tracking.contents import log_datasets, log_evaluation_artifacts, log_history
+from nerflow.tracking.champion import ChampionScores
+from nerflow.tracking.contents import (
+    log_data_curve,
+    log_datasets,
+    log_evaluation_artifacts,
+    log_history,
+)
 from nerflow.tracking.locks import registry_lock
 from nerflow.tracking.model import log_model
+from nerflow.tracking.provenance import (
+    OWNER_TAG,
+    code_tags,
+    end_abandoned_runs,
+    system_tags,
+    this_process,
+)
 from nerflow.tracking.registry import (
     DATA_TAG,
+    DECISION_TAG,
+    EVAL_DATA_TAG,
     MODEL_KEY_TAG,
+    PromotionDecision,
     find_registered,
     register_version,
     remove_unscored_versions,
@@ -37,8 +50,6 @@ from nerflow.training.fit import read_training_meta
 logger = logging.getLogger(__name__)
 
 FLOW_RUN_TAG = "prefect.flow_run_id"
-#: `host pid start-time` of the process logging a run (`_end_abandoned_runs` reads it).
-OWNER_TAG = "nerflow.owner"
 
 
 @dataclass(frozen=True)
@@ -75,19 +86,22 @@ def log_training_run(
     tokenized_dir: Path,
     model_dir: Path,
     report_dir: Path,
+    champion: ChampionScores | None = None,
     flow_run_id: str | None = None,
     flow_run_url: str | None = None,
 ) -> LoggedModel:
     """Log one run (params, metrics, dataset, report, model) and register the model.
 
+    `champion`: the champion's scores on this run's data, logged beside the new model's.
     A model already registered (same trained-model fingerprint) is reported, not
     registered again: a rerun that trained nothing new adds nothing to the registry.
     """
     uri, _ = resolve_tracking_uri(config.tracking.tracking_uri)
     with registry_lock(uri, config.tracking.registered_model), active_store(uri):
         return _log_new_run(
-            config, dataset_dir, tokenized_dir, model_dir, report_dir, flow_run_id, flow_run_url
-        )
+            config, dataset_dir, tokenized_dir, model_dir, report_dir, champion,
+            flow_run_id, flow_run_url,
+        )  # fmt: skip
 
 
 def _log_new_run(
@@ -96,6 +110,7 @@ def _log_new_run(
     tokenized_dir: Path,
     model_dir: Path,
     report_dir: Path,
+    champion: ChampionScores | None,
     flow_run_id: str | None,
     flow_run_url: str | None,
 ) -> LoggedModel:
@@ -119,7 +134,7 @@ def _log_new_run(
         )
 
     experiment = experiment_id(uri, config.tracking.experiment, artifact_location)
-    _end_abandoned_runs(uri, experiment)
+    end_abandoned_runs(uri, experiment)
     for stale in remove_unscored_versions(uri, config.tracking.registered_model, model_key):
         logger.warning("removed version %s of this model: it was registered without scores", stale)
     manifest = read_manifest(dataset_dir)
@@ -127,12 +142,12 @@ def _log_new_run(
     stats = read_stats(tokenized_dir)
     tags = {
         MODEL_KEY_TAG: model_key,
-        OWNER_TAG: _this_process(),
+        OWNER_TAG: this_process(),
         DATA_TAG: manifest["fingerprint"],
         "nerflow.base_model": config.model.base_model,
         "nerflow.device": meta["device"],
-        **_code_tags(),
-        **_system_tags(),
+        **code_tags(),
+        **system_tags(),
     }
     if flow_run_id:
         tags[FLOW_RUN_TAG] = flow_run_id
@@ -168,10 +183,14 @@ def _log_new_run(
         for stage, folder in stages.items():
             if (seconds := compute_seconds(folder)) is not None:
                 final[f"time_{stage}_s"] = seconds
+        final.update(champion_metrics(champion))
         mlflow.log_metrics(final)
+        if champion is not None:
+            mlflow.set_tag("nerflow.champion_judged", champion.version)
         log_datasets(dataset_dir, manifest)
         log_evaluation_artifacts(report, meta["log_history"])
         mlflow.log_dict(manifest, "data/manifest.json")
+        log_data_curve(uri, config.tracking.registered_model, manifest, final)
         model_uri = log_model(model_dir, model_card(config, manifest, report, meta))
         version_tags = {
             MODEL_KEY_TAG: model_key,
@@ -179,7 +198,12 @@ def _log_new_run(
             "base_model": config.model.base_model,
             "val_f1": f"{final['val_f1']:.4f}",
             "test_f1": f"{final['test_f1']:.4f}",
+            "data": manifest["description"],
+            "train_tweets": str(manifest["splits"]["train"]),
+            EVAL_DATA_TAG: eval_fingerprint(manifest),
         }
+        if champion is not None:
+            version_tags["champion_val_f1_same_data"] = f"{final['champion_val_f1_same_data']:.4f}"
         # One call creates the version with its scores (one transaction in the store):
         # no reader, and no process killed in between, ever sees it without them.
         version = register_version(uri, config.tracking.registered_model, model_uri, version_tags)
@@ -199,41 +223,25 @@ def _log_new_run(
     )
 
 
-def _end_abandoned_runs(uri: str, experiment_id: str) -> None:
-    """Mark training runs whose logging process is known dead as KILLED.
-
-    A run is ended only when its owner (host, pid and start time, tagged when it opened)
-    ran on this machine and is gone: a RUNNING run of a live process, of another machine,
-    or of an older nerflow that did not tag its owner is left alone.
-    """
-    client = _client(uri)
-    for run in client.search_runs(
-        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
-    ):
-        owner = run.data.tags.get(OWNER_TAG)
-        if MODEL_KEY_TAG in run.data.tags and owner and _is_dead(owner):
-            client.set_tag(run.info.run_id, "nerflow.ended_by", f"next run: {owner} is dead")
-            client.set_terminated(run.info.run_id, status="KILLED")
-            logger.warning("MLflow run %s: its process died; marked KILLED", run.info.run_id)
+def champion_metrics(champion: ChampionScores | None) -> dict[str, float]:
+    """The champion's scores on this run's data, and its F1 on each new incoming file."""
+    if champion is None:
+        return {}
+    val = champion.split("validation")
+    out = {
+        "champion_val_f1_same_data": val.f1,
+        "champion_test_f1_same_data": champion.test_f1(),
+        **{f"champion_val_{kind}_f1_same_data": f1 for kind, f1 in val.per_type.items()},
+    }
+    for entry in champion.staleness:
+        out[f"champion_f1_on_new/{entry['file']}"] = entry["f1"]
+    return out
 
 
-def _this_process() -> str:
-    """`host pid start-time` of this process: who owns the runs it opens."""
-    started = psutil.Process().create_time()
-    return f"{socket.gethostname()} {os.getpid()} {started:.2f}"
-
-
-def _is_dead(owner: str) -> bool:
-    """True when `owner` (as `_this_process` wrote it) ran here and has exited."""
-    try:
-        host, pid, started = owner.split()
-        process = psutil.Process(int(pid)) if host == socket.gethostname() else None
-    except psutil.NoSuchProcess:
-        return True
-    except ValueError:
-        return False  # not a tag this code wrote: nothing is known about its owner
-    # Another machine's process cannot be seen from here; a reused pid has another start.
-    return process is not None and abs(process.create_time() - float(started)) > 0.05
+def record_decision(logged: LoggedModel, decision: PromotionDecision) -> None:
+    """The gate's decision on the run that logged the version (a tag the runs table shows)."""
+    client = _client(logged.tracking_uri)
+    client.set_tag(logged.run_id, DECISION_TAG, f"{decision.action}: {decision.reason}")
 
 
 def _run_name(config: RunConfig, data_fingerprint: str) -> str:
@@ -245,42 +253,3 @@ def _run_name(config: RunConfig, data_fingerprint: str) -> str:
     return (
         f"{base}{frozen}-lr{t.learning_rate:g}-bs{t.batch_size}-{length}-data{data_fingerprint[:8]}"
     )
-
-
-def _code_tags() -> dict[str, str]:
-    """The git commit of the code that ran (MLflow's own tag names), and whether it was dirty."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    if commit.returncode != 0:
-        return {}
-    return {
-        "mlflow.source.git.commit": commit.stdout.strip(),
-        "nerflow.git_dirty": str(bool(status.stdout.strip())).lower(),
-    }
-
-
-def _system_tags() -> dict[str, str]:
-    import platform
-
-    import psutil
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {
-        "system.cpus": str(os.cpu_count()),
-        "system.memory_gb": f"{psutil.virtual_memory().total / 2**30:.0f}",
-        "system.gpu": gpu,
-        "system.python": platform.python_version(),
-        "system.torch": torch.__version__,
-    }

@@ -55,6 +55,7 @@ def test_parameters_pin_paths_and_the_store_so_any_working_directory_works(
     parameters = retraining_parameters(config)
     assert parameters["work_dir"] == str(tmp_path / "cache")
     assert parameters["data"]["local_dir"] == str(tmp_path / "corpus")
+    assert parameters["data"]["incoming_dir"] == str(tmp_path / "data" / "incoming")
     assert (
         parameters["tracking"]["tracking_uri"] == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     )

@@ -79,6 +79,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert set(figures) == {
         "figures/learning_curves.png", "figures/per_type_scores.png",
         "figures/confusion_validation.png", "figures/confusion_test.png",
+        "figures/f1_vs_training_tweets.png",
     }  # fmt: skip
     assert all(size > 5000 for size in figures.values())
     evaluation = {a.path for a in client.list_artifacts(ml["run_id"], "evaluation")}

@@ -8,7 +8,8 @@ from nerflow.tasks.download_dataset import download_dataset
 from nerflow.config import DataConfig
 from nerflow.corpus.conll import ConllFormatError
 from nerflow.corpus.labels import LABELS
-from nerflow.corpus.sources import BTC_SHA256, read_manifest
+from nerflow.corpus.manifest import read_manifest
+from nerflow.corpus.sources import BTC_SHA256
 from tests.conftest import CONLL_DIR
 
 
@@ -30,11 +31,11 @@ def test_local_conll_folder_becomes_a_dataset_with_class_labels(tmp_path: Path) 
     assert first["ner_tags"][:2] == [0, 1]
     manifest = read_manifest(out)
     assert manifest["splits"]["train"] == 10
-    assert set(manifest["files_sha256"]) == {
-        "train/train.conll",
-        "validation/validation.conll",
-        "test/test.conll",
-    }
+    assert [(e["split"], e["name"], e["tweets"]) for e in manifest["sources"]] == [
+        ("train", "train.conll", 10),
+        ("validation", "validation.conll", 4),
+        ("test", "test.conll", 4),
+    ]
 
 
 def test_changed_content_gives_a_new_fingerprint(tmp_path: Path) -> None:
@@ -194,3 +195,90 @@ def test_a_crlf_and_bom_copy_of_the_corpus_is_the_same_data(tmp_path: Path) -> N
     assert (
         download_dataset(DataConfig(source="conll", local_dir=changed), tmp_path / "w") != original
     )
+
+
+def test_incoming_files_join_training_and_the_manifest_records_each_file(
+    tmp_path: Path,
+) -> None:
+    from nerflow.corpus.incoming import ingest
+
+    incoming = tmp_path / "incoming"
+    data = DataConfig(source="conll", local_dir=CONLL_DIR, incoming_dir=incoming)
+    before = download_dataset(data, tmp_path / "work")
+    assert download_dataset(data, tmp_path / "work") == before  # no new file: the same data
+    new = tmp_path / "new.conll"
+    new.write_text("Angela\tB-PER\nMerkel\tI-PER\nin\tO\nOslo\tB-LOC\n", encoding="utf-8")
+    [ingested] = ingest([new], incoming)
+    after = download_dataset(data, tmp_path / "work")
+    assert after != before
+    manifest = read_manifest(after)
+    assert manifest["splits"] == {"train": 11, "validation": 4, "test": 4}
+    entry = manifest["sources"][-1]
+    assert (entry["split"], entry["origin"], entry["name"]) == (
+        "train",
+        "incoming",
+        ingested.target.name,
+    )
+    assert entry["tweets"] == 1 and entry["entities"] == {"PER": 1, "ORG": 0, "LOC": 1}
+    assert (
+        len(entry["sha256"]) == 64 and ingested.target.name[-18:-6] == entry["content_sha256"][:12]
+    )
+    # validation and test did not change: what evaluation reads keeps its fingerprint
+    old = read_manifest(before)["split_fingerprints"]
+    assert manifest["split_fingerprints"]["validation"] == old["validation"]
+    assert manifest["split_fingerprints"]["train"] != old["train"]
+    assert manifest["description"] == f"conll {CONLL_DIR.name} + 1 incoming"
+
+
+def test_a_malformed_file_dropped_in_by_hand_stops_the_step_naming_it(tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "by-hand.conll").write_text("Paris\tB-LOC\nRome\tLOC\n", encoding="utf-8")
+    data = DataConfig(source="conll", local_dir=CONLL_DIR, incoming_dir=incoming)
+    with pytest.raises(ConllFormatError, match=r"by-hand\.conll:2: unknown tag 'LOC'"):
+        download_dataset(data, tmp_path / "work")
+    assert not (tmp_path / "work" / "datasets").exists()
+
+
+def test_extra_sources_go_to_their_split_and_a_repeated_file_counts_once(tmp_path: Path) -> None:
+    from nerflow.config import ExtraSource
+
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "one.conll").write_text("Oslo\tB-LOC\n", encoding="utf-8")
+    (extra / "two.txt").write_text("NASA\tB-ORG\n\nBBC\tB-ORG\n", encoding="utf-8")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dev.conll").write_text("Lima\tB-LOC\n", encoding="utf-8")
+    data = DataConfig(
+        source="conll",
+        local_dir=CONLL_DIR,
+        incoming_dir=None,
+        extra=(
+            ExtraSource(path=extra),
+            ExtraSource(path=own, split="own"),
+            ExtraSource(path=CONLL_DIR / "test.conll", split="test"),  # already the test split
+        ),
+    )
+    manifest = read_manifest(download_dataset(data, tmp_path / "work"))
+    assert manifest["splits"] == {"train": 13, "validation": 5, "test": 4}
+    assert [(e["split"], e["name"]) for e in manifest["sources"] if e["origin"] == "extra"] == [
+        ("train", "one.conll"),
+        ("train", "two.txt"),
+        ("validation", "dev.conll"),
+    ]
+
+
+@pytest.mark.slow
+def test_btc_training_sections_can_be_chosen_and_evaluation_splits_stay(
+    tmp_path: Path, btc_dir: Path
+) -> None:
+    data = DataConfig(local_dir=btc_dir, btc_train_sections=("a",), incoming_dir=None)
+    manifest = read_manifest(download_dataset(data, tmp_path))
+    assert manifest["splits"] == {"train": 1000, "validation": 2001, "test": 2001}
+    assert [(e["split"], e["name"]) for e in manifest["sources"]] == [
+        ("train", "a.conll"),
+        ("validation", "h.conll"),
+        ("test", "f.conll"),
+    ]
+    assert manifest["description"] == "btc a"

@@ -7,17 +7,53 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
+from nerflow.tracking.gate import SplitScores
 from nerflow.tracking.registry import (
     HISTORY_TAG,
+    PromotionDecision,
     RegistryError,
-    gate_new_version,
     list_versions,
     promote_version,
     rollback_champion,
 )
+from nerflow.tracking.registry import gate_new_version as gate
 
 NAME = "ner-test"
+TYPES = ("PER", "ORG", "LOC")
+
+
+def gate_new_version(
+    uri: str,
+    name: str,
+    version: str,
+    margin: float,
+    actor: str,
+    champion_same_data: float | None = None,
+    per_type: dict[str, float] | None = None,
+    champion_per_type: dict[str, float] | None = None,
+    max_type_drop: float = 0.02,
+) -> PromotionDecision:
+    """The gate with the candidate's logged val F1 and the champion's score on the same
+    split (by default the F1 its version logged: the same data)."""
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    f1 = float(client.get_model_version(name, version).tags["val_f1"])
+    candidate = SplitScores(f1, per_type or dict.fromkeys(TYPES, f1))
+    scored = None
+    try:
+        champion = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        champion = None
+    if champion is not None:
+        same = (
+            champion_same_data if champion_same_data is not None else float(champion.tags["val_f1"])
+        )
+        scored = (
+            str(champion.version),
+            SplitScores(same, champion_per_type or dict.fromkeys(TYPES, same)),
+        )
+    return gate(uri, name, version, actor, candidate, scored, margin, max_type_drop)
 
 
 @pytest.fixture
@@ -138,3 +174,57 @@ def test_listing_an_unknown_model_is_a_clear_error(registry: tuple[str, MlflowCl
     uri, _ = registry
     with pytest.raises(RegistryError, match="no registered model 'nope'"):
         list_versions(uri, "nope")
+
+
+def test_the_champion_is_judged_by_its_score_on_the_same_split_not_its_logged_one(
+    registry: tuple[str, MlflowClient],
+) -> None:
+    uri, client = registry
+    v1 = add_version(client, 0.80)  # logged on the validation split of its own time
+    gate_new_version(uri, NAME, v1, margin=0.005, actor="t")
+    v2 = add_version(client, 0.70)
+    # On the new validation split the champion scores 0.65: the candidate wins there.
+    decision = gate_new_version(uri, NAME, v2, margin=0.005, actor="t", champion_same_data=0.65)
+    assert decision.action == "promoted"
+    assert decision.champion_val_f1 == 0.65 and decision.new_val_f1 == 0.70
+    assert "0.6500 on the same split" in decision.reason and "0.8000" not in decision.reason
+
+
+def test_a_candidate_that_wins_overall_but_loses_a_type_beyond_the_tolerance_is_blocked(
+    registry: tuple[str, MlflowClient],
+) -> None:
+    uri, client = registry
+    v1 = add_version(client, 0.60)
+    gate_new_version(uri, NAME, v1, margin=0.005, actor="t")
+    champion_types = {"PER": 0.70, "ORG": 0.40, "LOC": 0.65}
+    v2 = add_version(client, 0.66)  # +0.06 overall...
+    blocked = gate_new_version(
+        uri, NAME, v2, margin=0.005, actor="t",
+        per_type={"PER": 0.80, "ORG": 0.37, "LOC": 0.70},  # ...but ORG drops 0.03
+        champion_per_type=champion_types,
+    )  # fmt: skip
+    assert blocked.action == "challenger"
+    assert aliases(client) == {"champion": v1, "challenger": v2}
+    assert "ORG_f1_drop" in blocked.reason and "0.02" in blocked.reason
+    assert any(check.startswith("ORG F1 0.3700 vs 0.4000: -0.0300") for check in blocked.checks)
+    # The same candidate within the tolerance (ORG -0.01) is promoted.
+    v3 = add_version(client, 0.66)
+    passed = gate_new_version(
+        uri, NAME, v3, margin=0.005, actor="t",
+        per_type={"PER": 0.80, "ORG": 0.39, "LOC": 0.70}, champion_per_type=champion_types,
+    )  # fmt: skip
+    assert passed.action == "promoted" and aliases(client)["champion"] == v3
+
+
+def test_a_champion_that_moved_after_it_was_scored_does_not_decide(
+    registry: tuple[str, MlflowClient],
+) -> None:
+    uri, client = registry
+    v1 = add_version(client, 0.60)
+    gate_new_version(uri, NAME, v1, margin=0.005, actor="t")
+    v2 = add_version(client, 0.90)
+    candidate = SplitScores(0.90, dict.fromkeys(TYPES, 0.9))
+    stale = ("7", SplitScores(0.1, dict.fromkeys(TYPES, 0.1)))  # scored another version
+    decision = gate(uri, NAME, v2, "t", candidate, stale, 0.005, 0.02)
+    assert decision.action == "challenger" and "not judged" in decision.reason
+    assert aliases(client)["champion"] == v1

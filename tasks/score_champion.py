@@ -1,0 +1,79 @@
+"""Step: the champion scored on this run's data, before the new model is judged.
+
+The gate compares like with like: the champion's validation F1 on *this* validation split,
+not the F1 it logged on whatever data it was trained with. The same step measures
+staleness: the champion's F1 on each incoming file it has not been trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from nerflow.tasks.evaluate_model import evaluate_model
+
+from nerflow.config import TrackingConfig
+from nerflow.corpus.manifest import read_manifest, train_files
+from nerflow.evaluation import read_report, write_file_report
+from nerflow.orchestration.caching import cached_task
+from nerflow.outputs import code_version, content_key, fingerprint_path, is_complete, produce
+from nerflow.tracking.champion import (
+    Champion,
+    ChampionScores,
+    current_champion,
+    download_model_folder,
+    training_manifest,
+)
+from nerflow.tracking.store import resolve_tracking_uri
+
+
+def score_champion(
+    tracking: TrackingConfig, dataset_dir: Path, max_length: int, work_dir: Path
+) -> ChampionScores | None:
+    """Score the registry's champion on this dataset (None when there is no champion yet)."""
+    uri, _ = resolve_tracking_uri(tracking.tracking_uri)
+    champion = current_champion(uri, tracking.registered_model)
+    if champion is None:
+        return None
+    model_dir = _model_folder(uri, tracking.registered_model, champion, work_dir)
+    report_dir = evaluate_model(model_dir, dataset_dir, max_length, work_dir)
+    trained = training_manifest(uri, champion)
+    known = train_files(trained) if trained else set()
+    staleness = []
+    for entry in read_manifest(dataset_dir)["sources"]:
+        if entry["origin"] != "incoming" or entry["content_sha256"] in known:
+            continue
+        key = content_key(
+            fingerprint_path(model_dir), entry["content_sha256"], max_length,
+            code_version(score_champion),
+        )  # fmt: skip
+        scores = read_report(
+            produce(
+                work_dir / "reports" / key, _file_scorer(model_dir, Path(entry["path"]), max_length)
+            )
+        )
+        staleness.append(
+            {"file": entry["name"], "tweets": entry["tweets"]}
+            | {k: float(scores[k]) for k in ("precision", "recall", "f1")}
+        )
+    return ChampionScores(champion.version, report_dir, staleness)
+
+
+def _file_scorer(model_dir: Path, path: Path, max_length: int) -> Callable[[Path], None]:
+    return lambda out: write_file_report(model_dir, path, max_length, out)
+
+
+def _model_folder(uri: str, name: str, champion: Champion, work_dir: Path) -> Path:
+    """The champion's model files: the training output here, or a copy from the registry."""
+    if champion.model_key:
+        trained = work_dir / "models" / champion.model_key
+        if is_complete(trained):
+            return trained
+    key = content_key(name, champion.model_key or f"version {champion.version}", uri)
+    return produce(
+        work_dir / "registered" / key,
+        lambda out: download_model_folder(uri, name, champion, out),
+    )
+
+
+score_champion_task = cached_task(score_champion, name="score-champion")

@@ -1,0 +1,108 @@
+"""Retraining on new data: the champion is re-scored on the new splits before the gate.
+
+The tiny BERT on fixture tweets, under Prefect's test harness. A champion whose logged F1
+came from other data must not decide: here its logged score is replaced by one no model
+reaches, and the decision must quote the score measured again on this run's split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from nerflow.flows.train_ner import train_ner
+from prefect.testing.utilities import prefect_test_harness
+
+from nerflow.config import ExtraSource, RunConfig
+from nerflow.corpus.incoming import ingest
+from nerflow.corpus.manifest import read_manifest
+from nerflow.evaluation import read_report, write_file_report, write_report
+from tests.conftest import tiny_run_config
+from tests.flows.test_train_ner import _task_states
+
+NEW_TRAIN = "Angela\tB-PER\nMerkel\tI-PER\nvisits\tO\nParis\tB-LOC\n\nApple\tB-ORG\nsues\tO\n"
+NEW_VALIDATION = "Taylor\tB-PER\nSwift\tI-PER\nin\tO\nChicago\tB-LOC\n\nGoogle\tB-ORG\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_server() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def run(config: RunConfig) -> tuple[dict, dict[str, str]]:
+    state = train_ner(**dict(config), return_state=True)
+    assert state.is_completed(), state.message
+    states = {s.name.rsplit("-", 1)[0]: str(s.state_name) for s in _task_states(state)}
+    return state.result(), states
+
+
+def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    (tmp_path / "mlruns").mkdir()
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    base = tiny_run_config(tiny_model_dir, uri, "retrain", "retrain-ner", tmp_path / "work")
+    first, _ = run(base)
+    assert first["promotion"]["action"] == "first-champion"
+    assert first["champion_same_data"] is None
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # As if v1 had been scored on an easier validation split of its own time.
+    client.set_model_version_tag("retrain-ner", "1", "val_f1", "0.9900")
+
+    # New data: a training file arrives, and the validation split gains a file.
+    new = tmp_path / "monday.conll"
+    new.write_text(NEW_TRAIN, encoding="utf-8")
+    [ingested] = ingest([new], base.data.incoming_dir)  # type: ignore[arg-type]
+    validation = tmp_path / "validation-extra.conll"
+    validation.write_text(NEW_VALIDATION, encoding="utf-8")
+    data = base.data.model_copy(
+        update={"extra": (ExtraSource(path=validation, split="validation"),)}
+    )
+    config = base.model_copy(update={"data": data})
+    second, states = run(config)
+    assert states["score-champion"] == "Completed" and states["train-model"] == "Completed"
+    assert second["mlflow"]["version"] == "2"
+
+    # What v1 scores on the new splits and on the new file, computed here independently.
+    v1_dir = Path(first["model_dir"])
+    dataset_dir = max(
+        (tmp_path / "work" / "datasets").iterdir(),
+        key=lambda d: read_manifest(d)["splits"]["validation"],
+    )
+    assert read_manifest(dataset_dir)["splits"]["validation"] == 6
+    (tmp_path / "check").mkdir()
+    write_report(v1_dir, dataset_dir, 32, tmp_path / "check")
+    expected = read_report(tmp_path / "check")["splits"]
+    (tmp_path / "stale").mkdir()
+    write_file_report(v1_dir, ingested.target, 32, tmp_path / "stale")
+    stale = read_report(tmp_path / "stale")["f1"]
+
+    decision = second["promotion"]
+    assert decision["champion_val_f1"] == pytest.approx(expected["validation"]["f1"])
+    same = f"{expected['validation']['f1']:.4f} on the same split"
+    assert same in decision["reason"] and "0.9900" not in decision["reason"]
+    assert decision["checks"][0].startswith(
+        f"val F1 {decision['new_val_f1']:.4f} vs champion {expected['validation']['f1']:.4f}"
+    )
+    metrics = client.get_run(second["mlflow"]["run_id"]).data.metrics
+    assert metrics["champion_val_f1_same_data"] == pytest.approx(expected["validation"]["f1"])
+    assert metrics["champion_test_f1_same_data"] == pytest.approx(expected["test"]["f1"])
+    assert metrics[f"champion_f1_on_new/{ingested.target.name}"] == pytest.approx(stale)
+    assert second["champion_same_data"]["staleness"][0]["file"] == ingested.target.name
+    v2 = client.get_model_version("retrain-ner", "2")
+    assert v2.tags["data"] == f"conll {base.data.local_dir.name} + 1 extra + 1 incoming"  # type: ignore[union-attr]
+    assert v2.tags["train_tweets"] == "12"
+    assert v2.tags["champion_val_f1_same_data"] == f"{expected['validation']['f1']:.4f}"
+    inputs = client.get_run(second["mlflow"]["run_id"]).inputs.dataset_inputs
+    train_input = next(i for i in inputs if any(t.value == "training" for t in i.tags))
+    files = next(t.value for t in train_input.tags if t.key == "files")
+    assert f"incoming:{ingested.target.name}" in files and "2 tweets" in files
+
+    # Nothing new: a rerun is all cache hits, the champion's score included.
+    third, states = run(config)
+    assert third["mlflow"]["reused"] and third["promotion"]["action"] == "unchanged"
+    for step in ("download-dataset", "score-champion", "train-model", "evaluate-model"):
+        assert states[step] == "Cached", states
