@@ -35,7 +35,8 @@ def _registry_errors() -> tuple[type[Exception], ...]:
 def models(
     registered_model: RegisteredModel = DEFAULT_MODEL, tracking_uri: TrackingUri = None
 ) -> None:
-    """List registered versions: aliases, validation/test F1, base model, data, creation time."""
+    """List registered versions: aliases, data, validation/test F1, the champion's validation
+    F1 on the same split when each was judged, the gate's decision, staleness."""
     from nerflow.reporting.tables import render
     from nerflow.tracking.registry import list_versions
 
@@ -44,7 +45,10 @@ def models(
         rows = list_versions(uri, registered_model)
     except _registry_errors() as exc:
         fail(exc)
-    columns = ("version", "aliases", "val_f1", "test_f1", "base_model", "data", "created")
+    columns = (
+        "version", "aliases", "train_tweets", "data", "val_f1", "test_f1", "champion_val_f1",
+        "decision", "staleness", "created",
+    )  # fmt: skip
     typer.echo(render(rows, columns))
 
 

@@ -132,4 +132,6 @@ def log_data_curve(uri: str, name: str, manifest: dict[str, Any], final: dict[st
                 {"train_tweets": int(tags["train_tweets"]), "val_f1": float(tags["val_f1"]),
                  "test_f1": float(tags["test_f1"]), "label": f"v{version.version}"}
             )  # fmt: skip
+    points.sort(key=lambda p: (p["train_tweets"], p["label"]))
     mlflow.log_figure(data_curve_figure(points), "figures/f1_vs_training_tweets.png")
+    mlflow.log_dict({"points": points}, "data/f1_vs_training_tweets.json")

@@ -21,6 +21,8 @@ PREVIOUS = "previous-champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "nerflow.alias_history"
 DECISION_TAG = "nerflow.promotion"
+#: Version tag: the champion's F1 on each new incoming file this version was trained with.
+STALENESS_TAG = "staleness"
 
 
 class RegistryError(ValueError):
@@ -204,7 +206,8 @@ def rollback_champion(uri: str, name: str, actor: str) -> tuple[str, str]:
 
 
 def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
-    """Every version with its aliases, scores, base model, data fingerprint and creation time."""
+    """Every version: aliases, data, scores, the champion's score it was judged against on the
+    same split, the gate's decision, staleness, base model and creation time."""
     client = _client(uri)
     versions = client.search_model_versions(f"name='{name}'")
     if not versions:
@@ -215,14 +218,19 @@ def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
         by_version.setdefault(str(number), []).append(alias)
     rows = []
     for v in sorted(versions, key=lambda v: int(v.version)):
+        tags = v.tags
         rows.append(
             {
                 "version": str(v.version),
                 "aliases": sorted(by_version.get(str(v.version), [])),
-                "val_f1": v.tags.get("val_f1", ""),
-                "test_f1": v.tags.get("test_f1", ""),
-                "base_model": v.tags.get("base_model", ""),
-                "data": v.tags.get(DATA_TAG, "")[:12],
+                "train_tweets": tags.get("train_tweets", ""),
+                "data": tags.get("data") or tags.get(DATA_TAG, "")[:12],
+                "val_f1": tags.get("val_f1", ""),
+                "test_f1": tags.get("test_f1", ""),
+                "champion_val_f1": tags.get("champion_val_f1_same_data", ""),
+                "decision": tags.get(DECISION_TAG, "").partition(":")[0],
+                "staleness": tags.get(STALENESS_TAG, ""),
+                "base_model": tags.get("base_model", ""),
                 "created": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).strftime(
                     "%Y-%m-%d %H:%M:%S"
                 ),

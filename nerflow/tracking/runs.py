@@ -38,6 +38,7 @@ from nerflow.tracking.registry import (
     DECISION_TAG,
     EVAL_DATA_TAG,
     MODEL_KEY_TAG,
+    STALENESS_TAG,
     PromotionDecision,
     find_registered,
     register_version,
@@ -204,6 +205,9 @@ def _log_new_run(
         }
         if champion is not None:
             version_tags["champion_val_f1_same_data"] = f"{final['champion_val_f1_same_data']:.4f}"
+            version_tags[STALENESS_TAG] = "; ".join(
+                f"champion F1 {e['f1']:.3f} on {e['file']}" for e in champion.staleness
+            )[:4000]
         # One call creates the version with its scores (one transaction in the store):
         # no reader, and no process killed in between, ever sees it without them.
         version = register_version(uri, config.tracking.registered_model, model_uri, version_tags)

@@ -35,8 +35,10 @@ def test_models_lists_versions_with_aliases_and_scores(
     result = runner.invoke(app, ["models", *options])
     assert result.exit_code == 0, result.output
     header, first, second = result.output.strip().splitlines()
-    assert header.split()[:4] == ["version", "aliases", "val_f1", "test_f1"]
-    assert first.split()[:3] == ["1", "champion", "0.61"]
+    assert header.split()[:7] == [
+        "version", "aliases", "train_tweets", "data", "val_f1", "test_f1", "champion_val_f1"
+    ]  # fmt: skip
+    assert first.split()[:3] == ["1", "champion", "0.61"]  # unset tags are blank cells
     assert second.split()[:2] == ["2", "0.66"]
 
 
