@@ -82,6 +82,7 @@ ui: install ## open the MLflow UI over ./mlruns on http://127.0.0.1:5000 (MLFLOW
 server: install ## Prefect server with its scheduler and UI on http://127.0.0.1:4200, database in .prefect/
 	mkdir -p $(PREFECT_HOME)
 	PREFECT_API_DATABASE_CONNECTION_URL=sqlite+aiosqlite:///$(PREFECT_HOME)/prefect.db \
+	PREFECT_UI_API_URL=$(PREFECT_API) \
 		$(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
 
 serve: install ## serve the retraining deployment (RETRAIN_CRON, RETRAIN_TZ); needs make server

@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nerflow.orchestration.artifacts import publish_run_report
+from nerflow.orchestration.artifacts import label_flow_run, publish_run_report
 from nerflow.orchestration.caching import uncached_task
-from nerflow.reporting.summary import build_summary, format_markdown, outcome_line, per_type_rows
+from nerflow.reporting.summary import (
+    build_summary,
+    format_markdown,
+    outcome_line,
+    per_type_rows,
+    run_label,
+)
+from nerflow.reporting.tables import rounded
 from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.registry import PromotionDecision
 from nerflow.tracking.runs import LoggedModel
@@ -22,11 +29,9 @@ def summarize_run(
 ) -> dict[str, Any]:
     """Scores, model location and registry outcome; also the flow run's report artifacts."""
     summary = build_summary(model_dir, report_dir, logged, decision, champion)
-    rows = [
-        {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
-        for row in per_type_rows(summary)
-    ]
+    rows = [{k: rounded(v) for k, v in row.items()} for row in per_type_rows(summary)]
     publish_run_report(format_markdown(summary), rows, outcome_line(summary))
+    label_flow_run(*run_label(summary))
     return summary
 
 

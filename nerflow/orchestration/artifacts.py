@@ -73,3 +73,17 @@ def publish_run_report(markdown: str, per_type: list[dict[str, Any]], outcome: s
     get_run_logger().info(outcome)
     create_markdown_artifact(markdown, key="ner-run-report", description="scores and registry")
     create_table_artifact(per_type, key="ner-per-type-scores", description="entity P/R/F1")
+
+
+def label_flow_run(name: str, tags: list[str]) -> None:
+    """Rename the current flow run and add tags, so a list of runs says what each did."""
+    from prefect import get_client
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    run = context.flow_run
+    with get_client(sync_client=True) as client:
+        current = client.read_flow_run(run.id).tags
+        client.update_flow_run(run.id, name=name, tags=sorted({*current, *tags}))

@@ -36,6 +36,7 @@ def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
+        _project_messages_at_info()
         with watch_outputs() as produced:
             result = fn(*args, **kwargs)
         if produced and all(output.reused for output in produced):
@@ -47,7 +48,23 @@ def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
 
 def uncached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
     """Wrap a plain function as a Prefect task that always runs (it talks to outside state)."""
-    return task(cache_policy=NO_CACHE, **options)(fn)
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        _project_messages_at_info()
+        return fn(*args, **kwargs)
+
+    return cast("Task[P, R]", task(cache_policy=NO_CACHE, **options)(run))
+
+
+def _project_messages_at_info() -> None:
+    """nerflow's INFO messages reach the run's log (Prefect attaches its API handler to the
+    `nerflow` logger, PREFECT_LOGGING_EXTRA_LOGGERS), unless the user set another level."""
+    import logging
+
+    project = logging.getLogger("nerflow")
+    if project.level == logging.NOTSET:
+        project.setLevel(logging.INFO)
 
 
 def only_network_errors(task: Any, run: Any, state: Any) -> bool:

@@ -9,6 +9,11 @@ DEFAULTS = {
     # Without a configured server Prefect starts a temporary one and gives it 20 s; on a
     # busy 2-core machine that start alone has taken longer.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    # nerflow's own messages (split sizes, truncated tweets, per-epoch scores, the gate's
+    # decision) go to each run's log in Prefect, not only to the terminal.
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "nerflow",
+    # ...and, outside a run (a plain library call), nowhere but the terminal.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 
 

@@ -22,11 +22,12 @@ def model_card(
     base = config.model.base_model
     uncased = " (MiniLM-L6-H384, uncased)" if base == DEFAULT_BASE_MODEL else ""
     sizes = manifest["splits"]
+    train = ", ".join(e["name"] for e in manifest["sources"] if e["split"] == "train")
     data = (
-        f"Broad Twitter Corpus, commit `{manifest['btc_commit'][:12]}`: train = sections "
-        "A+B+E+G, validation = H, test = F"
+        f"Broad Twitter Corpus, commit `{manifest['btc_commit'][:12]}` ({manifest['description']}):"
+        f" train = {train}; validation = section H, test = section F"
         if manifest["source"] == "btc"
-        else f"{manifest['source']} corpus ({manifest.get('hub_id') or 'local CoNLL files'})"
+        else f"{manifest['description']} (train = {train})"
     )
     return f"""# NER model: PER, ORG, LOC in tweets
 

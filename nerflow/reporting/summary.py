@@ -42,6 +42,7 @@ def build_summary(
         "device": meta["device"],
         "train_seconds": meta["train_seconds"],
         "mlflow": logged.as_dict(),
+        "links": logged.links(),
         "promotion": decision.as_dict(),
         "champion_same_data": _champion(champion),
     }
@@ -79,6 +80,16 @@ def champion_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def run_label(summary: dict[str, Any]) -> tuple[str, list[str]]:
+    """A flow run's name and tags: retrained or cached, the version, the data version."""
+    ml, decision = summary["mlflow"], summary["promotion"]
+    what = "cached" if ml["reused"] else "retrained"
+    data = ml.get("data_fingerprint", "")[:8]
+    name = f"{what}-v{ml['version']}" + ("" if ml["reused"] else f"-{decision['action']}")
+    tags = [what, f"model:v{ml['version']}", f"gate:{decision['action']}"]
+    return (f"{name}-data-{data}" if data else name), [*tags, *([f"data:{data}"] if data else [])]
+
+
 def outcome_line(summary: dict[str, Any]) -> str:
     """One line: what the registry got and what the promotion gate decided."""
     ml, decision = summary["mlflow"], summary["promotion"]
@@ -102,6 +113,7 @@ def per_type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def format_markdown(summary: dict[str, Any]) -> str:
     """The flow run's report for Prefect's UI: scores, promotion decision, MLflow pointers."""
     ml, decision = summary["mlflow"], summary["promotion"]
+    links = summary["links"]
     table = render(per_type_rows(summary), SCORE_COLUMNS, style="markdown")
     state = "already registered; nothing new logged" if ml["reused"] else "newly registered"
     return f"""# NER training run
@@ -113,8 +125,9 @@ def format_markdown(summary: dict[str, Any]) -> str:
 
 {chr(10).join(f"- {line}" for line in champion_lines(summary))}
 
-**MLflow**: run `{ml["run_id"]}` (experiment {ml["experiment_id"]}) at `{ml["tracking_uri"]}`;
-model `{ml["registered_model"]}` version {ml["version"]} ({state}).
+**MLflow** (`{ml["tracking_uri"]}`): [run `{ml["run_id"]}`]({links["run"]}),
+[model `{ml["registered_model"]}` version {ml["version"]}]({links["version"]}) ({state}),
+[the experiment's training runs]({links["experiment"]}). Data: {ml.get("data") or "-"}.
 
 Trained on {summary["device"]} in {summary["train_seconds"]:.0f} s; model files
 `{summary["model_dir"]}`.
@@ -143,7 +156,19 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"promotion: {summary['promotion']['action']}: {summary['promotion']['reason']}"
         f" (champion is now version {summary['promotion']['champion']})",
         *champion_lines(summary),
-        f"inspect: mlflow ui --backend-store-uri {ml['tracking_uri']} --host 127.0.0.1"
-        " (or: make ui), then open http://127.0.0.1:5000",
+        *_inspect_lines(summary),
     ]
     return "\n".join(lines)
+
+
+def _inspect_lines(summary: dict[str, Any]) -> list[str]:
+    ml, links = summary["mlflow"], summary["links"]
+    lines = []
+    if not str(ml["tracking_uri"]).startswith(("http://", "https://")):
+        lines.append(
+            f"inspect: make ui (mlflow ui --backend-store-uri {ml['tracking_uri']}"
+            " --host 127.0.0.1), then open:"
+        )
+    lines += [f"  run:     {links['run']}", f"  version: {links['version']}",
+              f"  runs:    {links['experiment']}"]  # fmt: skip
+    return lines

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from nerflow.corpus.labels import ENTITY_TYPES
 
 Style = Literal["text", "markdown"]
+#: Decimals of every score a person reads (tables, reports, the summary): one rounding.
+DIGITS = 3
 SCORE_COLUMNS = ("split", "type", "precision", "recall", "f1")
 
 
@@ -31,7 +33,7 @@ def render(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[str] | None = None,
     style: Style = "text",
-    digits: int = 3,
+    digits: int = DIGITS,
 ) -> str:
     """Rows as an aligned text table or a Markdown table; floats with `digits` decimals."""
     names = list(columns or (rows[0].keys() if rows else ()))
@@ -66,3 +68,8 @@ def _cell(value: Any, digits: int) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def rounded(value: Any) -> Any:
+    """A score as the tables show it (other values unchanged): for tables rendered by others."""
+    return round(value, DIGITS) if isinstance(value, float) else value

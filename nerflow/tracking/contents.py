@@ -33,35 +33,50 @@ def log_evaluation_artifacts(report: dict[str, Any], history: list[dict[str, Any
     )
 
 
-def log_history(
-    run_id: str, history: list[dict[str, Any]], samples: list[dict[str, float]], uri: str
-) -> None:
-    """Per-step training loss, per-epoch validation scores and the machine's load while
-    training (`system/...`, as MLflow names system metrics), each at its training step."""
+#: Trainer log entries that repeat another metric or say nothing about the model.
+_SKIPPED = {"step", "time", "total_flos", "train_runtime", "train_steps_per_second", "epoch"}
+_EVAL_COST = ("_runtime", "_samples_per_second", "_steps_per_second")
+
+
+def history_metrics(history: list[dict[str, Any]], samples: list[dict[str, float]]) -> list[Any]:
+    """The training's curves as MLflow metrics at their step and wall-clock time, grouped by
+    name: `train/...` per logging step, `val_by_epoch/...` per evaluation, `system/...` (as
+    MLflow names system metrics) per sample. The Trainer's closing averages that repeat
+    another figure are dropped; its mean loss is `train/mean_loss`."""
     from mlflow.entities import Metric
 
-    now = int(time.time() * 1000)
+    now = time.time()
     metrics = []
     for entry in history:
         step = int(entry.get("step", 0))
-        # The Trainer's closing entry holds run averages (train_loss is the mean loss):
-        # logged under their own names so they do not bend the per-step curves.
+        at = int(1000 * float(entry.get("time", now)))
         closing = "train_runtime" in entry
         for name, value in entry.items():
-            if name in {"step", "total_flos"} or not isinstance(value, int | float):
+            if name in _SKIPPED or not isinstance(value, int | float) or name.endswith(_EVAL_COST):
                 continue
             if closing:
-                metric = "summary_" + name
-            elif name.startswith(("eval_", "epoch")):
-                metric = name
+                metric = "train/mean_loss" if name == "train_loss" else f"train/{name}"
+            elif name.startswith("eval_"):
+                metric = "val_by_epoch/" + name.removeprefix("eval_")
             else:
-                metric = "train_" + name
-            metrics.append(Metric(metric, float(value), now, step))
+                metric = "train/" + name
+            metrics.append(Metric(metric, float(value), at, step))
+        if "epoch" in entry and not closing:
+            metrics.append(Metric("train/epoch", float(entry["epoch"]), at, step))
     for sample in samples:
         step = int(sample["step"])
+        at = int(1000 * float(sample.get("time", now)))
         for name, value in sample.items():
-            if name != "step":
-                metrics.append(Metric(f"system/{name}", float(value), now, step))
+            if name not in {"step", "time"}:
+                metrics.append(Metric(f"system/{name}", float(value), at, step))
+    return metrics
+
+
+def log_history(
+    run_id: str, history: list[dict[str, Any]], samples: list[dict[str, float]], uri: str
+) -> None:
+    """Log `history_metrics` in batches."""
+    metrics = history_metrics(history, samples)
     for start in range(0, len(metrics), 1000):
         _client(uri).log_batch(run_id, metrics=metrics[start : start + 1000])
 

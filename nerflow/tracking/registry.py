@@ -20,6 +20,7 @@ CHAMPION = "champion"
 PREVIOUS = "previous-champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "nerflow.alias_history"
+READABLE_HISTORY_TAG = "alias_history"
 DECISION_TAG = "nerflow.promotion"
 #: Version tag: the champion's F1 on each new incoming file this version was trained with.
 STALENESS_TAG = "staleness"
@@ -62,11 +63,22 @@ def _alias_version(client: Any, name: str, alias: str) -> Any | None:
 
 
 def _record(client: Any, name: str, version: str, event: dict[str, Any]) -> None:
-    """Append an alias change to the version's history tag (what, when, from where, by whom)."""
+    """Append an alias change to the version's history tag (what, when, from where, by whom),
+    as JSON for programs and as lines for people (`alias_history`)."""
     current = client.get_model_version(name, version).tags.get(HISTORY_TAG)
     history = json.loads(current) if current else []
     history.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), **event})
     client.set_model_version_tag(name, version, HISTORY_TAG, json.dumps(history))
+    readable = "; ".join(_history_line(e) for e in history)
+    client.set_model_version_tag(name, version, READABLE_HISTORY_TAG, readable[-4900:])
+
+
+def _history_line(event: dict[str, Any]) -> str:
+    when = event["at"].replace("T", " ")[:16]
+    if event["action"] == "set":
+        origin = f" (from v{event['from_version']})" if event.get("from_version") else ""
+        return f"{when} UTC {event['alias']} set here{origin} by {event['by']}"
+    return f"{when} UTC {event['alias']} moved to v{event['to_version']} by {event['by']}"
 
 
 def _move_alias(client: Any, name: str, alias: str, version: str, actor: str) -> str | None:

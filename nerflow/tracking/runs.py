@@ -16,6 +16,7 @@ from nerflow.corpus.tokenize import read_stats
 from nerflow.evaluation import read_report
 from nerflow.metrics.scores import flat_metrics
 from nerflow.outputs import compute_seconds
+from nerflow.reporting.descriptions import NOTE_TAG, champion_line, run_note
 from nerflow.reporting.model_card import model_card
 from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.contents import (
@@ -26,6 +27,7 @@ from nerflow.tracking.contents import (
 )
 from nerflow.tracking.locks import registry_lock
 from nerflow.tracking.model import log_model
+from nerflow.tracking.notes import describe_version
 from nerflow.tracking.provenance import (
     OWNER_TAG,
     code_tags,
@@ -35,16 +37,14 @@ from nerflow.tracking.provenance import (
 )
 from nerflow.tracking.registry import (
     DATA_TAG,
-    DECISION_TAG,
     EVAL_DATA_TAG,
     MODEL_KEY_TAG,
     STALENESS_TAG,
-    PromotionDecision,
     find_registered,
     register_version,
     remove_unscored_versions,
 )
-from nerflow.tracking.store import active_store, experiment_id, resolve_tracking_uri
+from nerflow.tracking.store import active_store, experiment_id, resolve_tracking_uri, ui_links
 from nerflow.tracking.store import client as _client
 from nerflow.training.fit import read_training_meta
 
@@ -63,6 +63,14 @@ class LoggedModel:
     version: str
     tracking_uri: str
     reused: bool
+    data_fingerprint: str = ""
+    data: str = ""  # the data version in words: `btc a+b + 1 incoming`
+
+    def links(self) -> dict[str, str]:
+        """The MLflow UI pages of its experiment's training runs, its run and its version."""
+        return ui_links(
+            self.tracking_uri, self.experiment_id, self.run_id, self.registered_model, self.version
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for summaries and Prefect results."""
@@ -132,6 +140,8 @@ def _log_new_run(
             version=str(existing.version),
             tracking_uri=uri,
             reused=True,
+            data_fingerprint=existing.tags.get(DATA_TAG, ""),
+            data=existing.tags.get("data", ""),
         )
 
     experiment = experiment_id(uri, config.tracking.experiment, artifact_location)
@@ -155,9 +165,12 @@ def _log_new_run(
     if flow_run_url:
         tags["prefect.flow_run_url"] = flow_run_url
     name = _run_name(config, manifest["fingerprint"])
-    with mlflow.start_run(
-        experiment_id=experiment, run_name=name, tags=tags, log_system_metrics=True
-    ) as run:
+    # The run starts when training started, so its duration and its curves' times are the
+    # training's; the machine's load while training is in `system/...` (sampled then).
+    trained_from = int(1000 * float(meta.get("train_started_at", time.time())))
+    note = run_note(manifest, report, champion_line(champion))
+    opened = _client(uri).create_run(experiment, trained_from, {**tags, NOTE_TAG: note}, name)
+    with mlflow.start_run(run_id=opened.info.run_id) as run:
         params = flatten_params(config)
         params.update(
             {
@@ -173,17 +186,15 @@ def _log_new_run(
         )
         mlflow.log_params(params)
         log_history(run.info.run_id, meta["log_history"], meta.get("system_samples", []), uri)
-        final: dict[str, float] = {
-            "train_seconds": float(meta["train_seconds"]),
-            "train_peak_rss_mb": float(meta.get("peak_rss_mb", 0.0)),
-        }
+        final: dict[str, float] = {"train/peak_rss_mb": float(meta.get("peak_rss_mb", 0.0))}
         for split, prefix in (("validation", "val_"), ("test", "test_")):
             final.update(flat_metrics(report["splits"][split], prefix))
+        final = {name: round(value, 4) for name, value in final.items()}  # what a reader sees
         stages = {"download": dataset_dir, "tokenize": tokenized_dir, "train": model_dir}
         stages["evaluate"] = report_dir
         for stage, folder in stages.items():
             if (seconds := compute_seconds(folder)) is not None:
-                final[f"time_{stage}_s"] = seconds
+                final[f"time/{stage}_s"] = seconds
         final.update(champion_metrics(champion))
         mlflow.log_metrics(final)
         if champion is not None:
@@ -192,7 +203,8 @@ def _log_new_run(
         log_evaluation_artifacts(report, meta["log_history"])
         mlflow.log_dict(manifest, "data/manifest.json")
         log_data_curve(uri, config.tracking.registered_model, manifest, final)
-        model_uri = log_model(model_dir, model_card(config, manifest, report, meta))
+        card = model_card(config, manifest, report, meta)
+        model_uri = log_model(model_dir, card)
         version_tags = {
             MODEL_KEY_TAG: model_key,
             DATA_TAG: manifest["fingerprint"],
@@ -212,7 +224,8 @@ def _log_new_run(
         # no reader, and no process killed in between, ever sees it without them.
         version = register_version(uri, config.tracking.registered_model, model_uri, version_tags)
         try:
-            mlflow.log_metric("time_log_s", time.perf_counter() - started)
+            describe_version(uri, config.tracking.registered_model, version, note, card)
+            mlflow.log_metric("time/log_s", time.perf_counter() - started)
         except BaseException:
             # The run failed after all: a version must not outlive its run's failure.
             _client(uri).delete_model_version(config.tracking.registered_model, version)
@@ -224,6 +237,8 @@ def _log_new_run(
         version=version,
         tracking_uri=uri,
         reused=False,
+        data_fingerprint=manifest["fingerprint"],
+        data=manifest["description"],
     )
 
 
@@ -239,13 +254,7 @@ def champion_metrics(champion: ChampionScores | None) -> dict[str, float]:
     }
     for entry in champion.staleness:
         out[f"champion_f1_on_new/{entry['file']}"] = entry["f1"]
-    return out
-
-
-def record_decision(logged: LoggedModel, decision: PromotionDecision) -> None:
-    """The gate's decision on the run that logged the version (a tag the runs table shows)."""
-    client = _client(logged.tracking_uri)
-    client.set_tag(logged.run_id, DECISION_TAG, f"{decision.action}: {decision.reason}")
+    return {name: round(value, 4) for name, value in out.items()}
 
 
 def _run_name(config: RunConfig, data_fingerprint: str) -> str:

@@ -139,3 +139,28 @@ def experiment_id(uri: str, name: str, artifact_location: str | None) -> str:
     if found.tags.get(EXPERIMENT_KIND_TAG) is None:
         mlflow_client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
     return str(found.experiment_id)
+
+
+#: Where `make ui` serves the MLflow UI for a local (SQLite) store.
+LOCAL_UI = "http://127.0.0.1:5000"
+
+
+def ui_base(uri: str) -> str:
+    """The MLflow UI's address for a store: a tracking server serves its own UI; a local
+    store is opened with `make ui` ($NERFLOW_MLFLOW_UI overrides both)."""
+    override = os.environ.get("NERFLOW_MLFLOW_UI")
+    if override:
+        return override.rstrip("/")
+    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+
+
+def ui_links(uri: str, experiment: str, run_id: str, model: str, version: str) -> dict[str, str]:
+    """Direct links: the experiment's training runs, the run, the registered model version."""
+    from urllib.parse import quote
+
+    base = ui_base(uri)
+    return {
+        "experiment": f"{base}/#/experiments/{experiment}/runs",
+        "run": f"{base}/#/experiments/{experiment}/runs/{run_id}",
+        "version": f"{base}/#/models/{quote(model, safe='')}/versions/{version}",
+    }

@@ -117,6 +117,7 @@ def fit(
     if resume:
         logger.info("resuming from %s", last)
     started = time.perf_counter()
+    started_at = time.time()
     result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     seconds = time.perf_counter() - started
     # Trainer has no barrier after loading the best checkpoint: without this, rank 0 could
@@ -133,6 +134,7 @@ def fit(
         "processes": args.world_size,
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "train_seconds": seconds,
+        "train_started_at": started_at,
         "train_tweets": len(data["train"]),
         "train_samples_per_second": result.metrics.get("train_samples_per_second"),
         "global_steps": result.global_step,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 from nerflow.flows.train_ner import train_ner
+from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from nerflow.config import DataConfig, ModelConfig, TrackingConfig
@@ -66,8 +67,8 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert run.data.tags["prefect.flow_run_id"]
     for name in ("val_f1", "test_f1", "val_PER_f1", "test_LOC_recall", "test_token_weighted_f1"):
         assert 0.0 <= run.data.metrics[name] <= 1.0
-    assert client.get_metric_history(ml["run_id"], "train_loss")
-    assert client.get_metric_history(ml["run_id"], "eval_f1")
+    assert client.get_metric_history(ml["run_id"], "train/loss")
+    assert client.get_metric_history(ml["run_id"], "val_by_epoch/f1")
     version = client.get_model_version("test-ner", "1")
     assert version.run_id == ml["run_id"]
     assert {"nerflow.model_key", "nerflow.data_fingerprint", "val_f1", "test_f1"} <= set(
@@ -88,11 +89,29 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert run.info.run_name.startswith("tiny-bert") and "-4steps-data" in run.info.run_name
     assert len(run.data.tags["mlflow.source.git.commit"]) == 40
     for stage in ("download", "tokenize", "train", "evaluate", "log"):
-        assert run.data.metrics[f"time_{stage}_s"] > 0
-    assert run.data.metrics["summary_train_loss"] > 0
+        assert run.data.metrics[f"time/{stage}_s"] > 0
+    assert run.data.metrics["train/mean_loss"] > 0
     assert client.get_metric_history(ml["run_id"], "system/rss_mb")
+    # No metric repeats another: the Trainer's final eval_* are the per-epoch curve's last
+    # point, its runtime is time/train_s.
+    assert not [m for m in run.data.metrics if m.startswith(("eval_", "summary_"))]
+    # The run spans the training; its curves carry the times they were measured.
+    assert run.info.start_time <= min(
+        m.timestamp for m in client.get_metric_history(ml["run_id"], "train/loss")
+    )
+    note = run.data.tags["mlflow.note.content"]
+    assert "| validation | overall |" in note and "**Promotion**: `first-champion`" in note
+    described = client.get_model_version("test-ner", "1").description
+    assert "**Promotion**: `first-champion`" in described and "# NER model" in described
+    assert client.get_registered_model("test-ner").description.startswith("NER tagger")
+    assert (
+        "champion set here by prefect flow run"
+        in client.get_model_version("test-ner", "1").tags["alias_history"]
+    )
     check_prefect_artifacts(summary_flow_run_id(run))
-    assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(run.data.metrics["test_f1"])
+    assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(
+        run.data.metrics["test_f1"], abs=5e-5
+    )  # logged to 4 decimals
     assert summary["promotion"]["action"] == "first-champion"
     check_logged_model(ml["tracking_uri"])
     assert str(client.get_model_version_by_alias("test-ner", "champion").version) == "1"
@@ -107,6 +126,9 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert states["evaluate-model"] == "Cached"
     assert len(client.search_model_versions("name='test-ner'")) == 1
     assert again["promotion"]["action"] == "unchanged"
+    with get_client(sync_client=True) as prefect:
+        rerun = prefect.read_flow_run(task_runs[0].flow_run_id)
+    assert rerun.name.startswith("cached-v1-data-") and "cached" in rerun.tags
 
 
 def test_a_deleted_cached_model_is_trained_again(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -193,4 +215,9 @@ def check_prefect_artifacts(flow_run_id: str) -> None:
     by_key = {a.key: a for a in artifacts}
     assert {"ner-run-report", "ner-per-type-scores", "training-progress"} <= set(by_key)
     assert "| test | PER |" in str(by_key["ner-run-report"].data)
+    assert "/#/models/test-ner/versions/1)" in str(by_key["ner-run-report"].data)
     assert float(by_key["training-progress"].data) == 100.0
+    with get_client(sync_client=True) as client:
+        labelled = client.read_flow_run(UUID(flow_run_id))
+    assert labelled.name.startswith("retrained-v1-first-champion-data-"), labelled.name
+    assert {"retrained", "model:v1", "gate:first-champion"} <= set(labelled.tags)
