@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 _HOME = Path(tempfile.mkdtemp(prefix="nerflow-tests-"))
 os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# As nerflow's commands run (nerflow.orchestration.settings): its messages in run logs.
+os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "nerflow"
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"

@@ -23,14 +23,15 @@ def run_note(manifest: dict[str, Any], report: dict[str, Any], champion_line: st
     """Markdown for a training run: scores per type, the data, the champion, the decision."""
     splits = {split: report["splits"][split] for split in ("validation", "test")}
     sizes = manifest["splits"]
+    # What a reader wants first comes first: the page shows the top lines, the rest folded.
     return "\n\n".join(
         [
-            render(score_rows(splits), SCORE_COLUMNS, style="markdown"),
+            PENDING,
             f"**Data**: {manifest['description']}: {sizes['train']} / {sizes['validation']} /"
             f" {sizes['test']} tweets (train / validation / test), data version"
             f" `{manifest['fingerprint'][:12]}`",
             champion_line,
-            PENDING,
+            render(score_rows(splits), SCORE_COLUMNS, style="markdown"),
         ]
     )
 
