@@ -38,7 +38,7 @@ def train_ner(
     # The champion on this data, before anything new is trained: the fair baseline for the
     # gate, and its F1 on each new incoming file (staleness).
     champion = score_champion_task(tracking, dataset_dir, data.max_length, work_dir)
-    model_dir = train_model_task(tokenized_dir, model, training, work_dir)
+    model_dir = train_model_task(tokenized_dir, model, training, work_dir, tracking)
     report_dir = evaluate_model_task(model_dir, dataset_dir, data.max_length, work_dir)
     logged = log_to_mlflow_task(
         RunConfig(data=data, model=model, training=training, tracking=tracking, work_dir=work_dir),

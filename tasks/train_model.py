@@ -6,21 +6,27 @@ import os
 import shutil
 from pathlib import Path
 
-from nerflow.config import ModelConfig, TrainingConfig
+from nerflow.config import ModelConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.artifacts import PrefectProgress
 from nerflow.orchestration.caching import cached_task
 from nerflow.outputs import code_version, content_key, fingerprint_path, produce
+from nerflow.tracking.live import live_training_run
 from nerflow.training.fit import fit
 from nerflow.training.launch import launch
 
 
 def train_model(
-    tokenized_dir: Path, model: ModelConfig, training: TrainingConfig, work_dir: Path
+    tokenized_dir: Path,
+    model: ModelConfig,
+    training: TrainingConfig,
+    work_dir: Path,
+    tracking: TrackingConfig | None = None,
 ) -> Path:
     """The fine-tuned model (best epoch by validation entity F1) under `work_dir/models/<key>`.
 
     Checkpoints go to `work_dir/checkpoints/<key>`, where a rerun resumes from them; they
-    are removed once the model is in place.
+    are removed once the model is in place. With `tracking`, a training in this process
+    is watched live in an MLflow run that the logging step completes.
     """
     key = content_key(fingerprint_path(tokenized_dir), model, training, code_version(train_model))
     checkpoints = work_dir / "checkpoints" / key
@@ -29,8 +35,13 @@ def train_model(
         # With LOCAL_RANK set this process is already a torchrun rank: it trains here.
         if training.processes > 1 and "LOCAL_RANK" not in os.environ:
             launch(tokenized_dir, model, training, checkpoints, out, key)
-        else:
+        elif tracking is None:
             fit(tokenized_dir, model, training, checkpoints, out, key, [PrefectProgress()])
+        else:
+            with live_training_run(tracking, key, out) as live:
+                fit(
+                    tokenized_dir, model, training, checkpoints, out, key, [PrefectProgress(), live]
+                )
 
     folder = produce(work_dir / "models" / key, build)
     shutil.rmtree(checkpoints, ignore_errors=True)

@@ -27,7 +27,7 @@ SEED_EXAMPLE = "Zachary Raicik works for Corvus and lives in San Diego"
 #: What the shipped `nerflow/__init__.py` says, so a reader of `code/` knows what it is.
 _SHIPPED_INIT = '"""nerflow\'s inference code, shipped with a logged model."""\n'
 #: What a model folder saved by training holds besides its own files.
-_NOT_SHIPPED = ("training_meta.json", "FINGERPRINT", "SECONDS")
+_NOT_SHIPPED = ("training_meta.json", "FINGERPRINT", "SECONDS", "live_run.json")
 
 
 def log_model(model_dir: Path, model_card: str) -> str:

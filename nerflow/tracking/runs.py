@@ -25,6 +25,7 @@ from nerflow.tracking.contents import (
     log_evaluation_artifacts,
     log_history,
 )
+from nerflow.tracking.live import live_run_id
 from nerflow.tracking.locks import registry_lock
 from nerflow.tracking.model import log_model
 from nerflow.tracking.notes import describe_version
@@ -165,12 +166,23 @@ def _log_new_run(
     if flow_run_url:
         tags["prefect.flow_run_url"] = flow_run_url
     name = _run_name(config, manifest["fingerprint"])
-    # The run starts when training started, so its duration and its curves' times are the
-    # training's; the machine's load while training is in `system/...` (sampled then).
-    trained_from = int(1000 * float(meta.get("train_started_at", time.time())))
     note = run_note(manifest, report, champion_line(champion))
-    opened = _client(uri).create_run(experiment, trained_from, {**tags, NOTE_TAG: note}, name)
-    with mlflow.start_run(run_id=opened.info.run_id) as run:
+    run_id = live_run_id(model_dir, uri, model_key)
+    history = meta["log_history"]
+    if run_id is not None:  # opened when training started; its curves are already there
+        from mlflow.entities import RunTag
+
+        client = _client(uri)
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in {**tags, NOTE_TAG: note}.items()])
+        client.update_run(run_id, name=name)
+        history = []
+    else:
+        # Trained elsewhere (torchrun ranks, an older nerflow): the run starts when training
+        # started, so its duration and its curves' times are the training's.
+        trained_from = int(1000 * float(meta.get("train_started_at", time.time())))
+        opened = _client(uri).create_run(experiment, trained_from, {**tags, NOTE_TAG: note}, name)
+        run_id = opened.info.run_id
+    with mlflow.start_run(run_id=run_id) as run:
         params = flatten_params(config)
         params.update(
             {
@@ -185,7 +197,7 @@ def _log_new_run(
             }
         )
         mlflow.log_params(params)
-        log_history(run.info.run_id, meta["log_history"], meta.get("system_samples", []), uri)
+        log_history(run.info.run_id, history, meta.get("system_samples", []), uri)
         final: dict[str, float] = {"train/peak_rss_mb": float(meta.get("peak_rss_mb", 0.0))}
         for split, prefix in (("validation", "val_"), ("test", "test_")):
             final.update(flat_metrics(report["splits"][split], prefix))

@@ -95,7 +95,10 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     # No metric repeats another: the Trainer's final eval_* are the per-epoch curve's last
     # point, its runtime is time/train_s.
     assert not [m for m in run.data.metrics if m.startswith(("eval_", "summary_"))]
-    # The run spans the training; its curves carry the times they were measured.
+    # The run was opened when training started and watched it (its id left beside the
+    # model), then completed by the logging step; its curves carry their real times.
+    live = json.loads((Path(summary["model_dir"]) / "live_run.json").read_text())
+    assert live["run_id"] == ml["run_id"]
     assert run.info.start_time <= min(
         m.timestamp for m in client.get_metric_history(ml["run_id"], "train/loss")
     )

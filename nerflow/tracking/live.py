@@ -1,0 +1,76 @@
+"""The MLflow run of a training, opened when training starts and watched while it runs.
+
+The training step opens the run (on a cache miss only: a reused model opens nothing),
+streams each Trainer log entry to it (`train/...`, `val_by_epoch/...`) as it is written,
+and leaves the run's id beside the model; the logging step then completes the same run
+(params, scores, datasets, model, registration). A training that fails ends its run FAILED.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from nerflow.config import TrackingConfig
+from nerflow.tracking.contents import history_metrics
+from nerflow.tracking.provenance import OWNER_TAG, this_process
+from nerflow.tracking.registry import MODEL_KEY_TAG
+from nerflow.tracking.store import client as _client
+from nerflow.tracking.store import experiment_id, resolve_tracking_uri
+
+#: Beside the trained model: the run that watched its training.
+LIVE_RUN_FILE = "live_run.json"
+
+
+class LiveMetrics(TrainerCallback):
+    """Sends each Trainer log entry to the run as it is written (rank 0 only)."""
+
+    def __init__(self, uri: str, run_id: str) -> None:
+        self.uri, self.run_id = uri, run_id
+
+    def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Log the entry the Trainer just added (stamped with its time by SystemSampler)."""
+        if not state.is_world_process_zero or not state.log_history:
+            return
+        metrics = history_metrics([state.log_history[-1]], [])
+        if metrics:
+            _client(self.uri).log_batch(self.run_id, metrics=metrics)
+
+
+@contextmanager
+def live_training_run(tracking: TrackingConfig, key: str, out: Path) -> Iterator[LiveMetrics]:
+    """Open the run; on success write its id into `out`, on failure end it FAILED."""
+    uri, artifact_location = resolve_tracking_uri(tracking.tracking_uri)
+    experiment = experiment_id(uri, tracking.experiment, artifact_location)
+    tags = {MODEL_KEY_TAG: key, OWNER_TAG: this_process()}
+    run = _client(uri).create_run(experiment, tags=tags, run_name=f"training {key[:8]}")
+    try:
+        yield LiveMetrics(uri, run.info.run_id)
+    except BaseException:
+        _client(uri).set_terminated(run.info.run_id, status="FAILED")
+        raise
+    (out / LIVE_RUN_FILE).write_text(
+        json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}), encoding="utf-8"
+    )
+
+
+def live_run_id(model_dir: Path, uri: str, key: str) -> str | None:
+    """The run that watched this model's training, if it is in this store and still its."""
+    from mlflow.exceptions import MlflowException
+
+    path = model_dir / LIVE_RUN_FILE
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if saved.get("tracking_uri") != uri:
+        return None
+    try:
+        run = _client(uri).get_run(saved["run_id"])
+    except MlflowException:
+        return None
+    return str(saved["run_id"]) if run.data.tags.get(MODEL_KEY_TAG) == key else None
