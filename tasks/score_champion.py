@@ -7,6 +7,7 @@ staleness: the champion's F1 on each incoming file it has not been trained on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from nerflow.tracking.champion import (
     training_manifest,
 )
 from nerflow.tracking.store import resolve_tracking_uri
+
+logger = logging.getLogger(__name__)
 
 
 def score_champion(
@@ -56,7 +59,17 @@ def score_champion(
             {"file": entry["name"], "tweets": entry["tweets"]}
             | {k: float(scores[k]) for k in ("precision", "recall", "f1")}
         )
-    return ChampionScores(champion.version, report_dir, staleness)
+    scored = ChampionScores(champion.version, report_dir, staleness)
+    logger.info(
+        "champion v%s on this run's splits: validation F1 %.3f, test F1 %.3f",
+        champion.version, scored.split().f1, scored.test_f1(),
+    )  # fmt: skip
+    for entry in staleness:
+        logger.info(
+            "staleness: champion v%s scores F1 %.3f on new file %s (%d tweets)",
+            champion.version, entry["f1"], entry["file"], entry["tweets"],
+        )  # fmt: skip
+    return scored
 
 
 def _file_scorer(model_dir: Path, path: Path, max_length: int) -> Callable[[Path], None]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import psutil
 import torch
 from transformers import TrainerCallback
+
+logger = logging.getLogger(__name__)
 
 
 class SystemSampler(TrainerCallback):
@@ -36,6 +39,18 @@ class SystemSampler(TrainerCallback):
         self.samples.append(sample)
 
     def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Stamp the entry the Trainer just added to its log history."""
-        if state.log_history:
-            state.log_history[-1].setdefault("time", time.time())
+        """Stamp the entry the Trainer just added to its log history; say each evaluation's
+        scores in the project's log (the run's log in Prefect)."""
+        if not state.log_history:
+            return
+        entry = state.log_history[-1]
+        entry.setdefault("time", time.time())
+        if "eval_f1" in entry and state.is_world_process_zero:
+            types = ", ".join(
+                f"{kind} {entry.get(f'eval_{kind}_f1', 0.0):.3f}" for kind in ("PER", "ORG", "LOC")
+            )
+            logger.info(
+                "epoch %.2f (step %d): validation entity F1 %.3f (%s), loss %.4f",
+                entry.get("epoch", 0.0), state.global_step, entry["eval_f1"], types,
+                entry.get("eval_loss", float("nan")),
+            )  # fmt: skip
