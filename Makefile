@@ -11,6 +11,8 @@ BTC_DIR ?= $(wildcard $(CURDIR)/../shared/data/broad_twitter_corpus)
 TRAIN_ARGS ?=
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
+MODEL ?= models:/btc-ner@champion
+MODEL_PORT ?= 5001
 PREFECT_API := http://127.0.0.1:$(PREFECT_PORT)/api
 # Empty: the deployment's own schedule (nightly at 02:00 UTC, deployments/retrain.py).
 RETRAIN_CRON ?=
@@ -24,7 +26,7 @@ export NERFLOW_BTC_DIR ?= $(BTC_DIR)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock browser train test lint format ui server serve deploy worker bench bench-quick clean
+.PHONY: help install lock browser train test lint format ui server serve serve-model deploy worker bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -88,6 +90,9 @@ server: install ## Prefect server with its scheduler and UI on http://127.0.0.1:
 serve: install ## serve the retraining deployment (RETRAIN_CRON, RETRAIN_TZ); needs make server
 	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/nerflow serve \
 		$(if $(RETRAIN_CRON),--cron "$(RETRAIN_CRON)") $(if $(RETRAIN_TZ),--timezone "$(RETRAIN_TZ)") $(SERVE_ARGS)
+
+serve-model: install ## serve the registry's champion over HTTP on 127.0.0.1:5001 (MODEL=..., MODEL_PORT=...)
+	$(VENV)/bin/nerflow serve-model --model "$(MODEL)" --port $(MODEL_PORT)
 
 deploy: install ## register prefect.yaml's process-pool deployment (pool nerflow-process); needs make server
 	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/prefect work-pool create nerflow-process --type process --overwrite

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nerflow.cli import bench, inference, ingest, registry, train
+from nerflow.cli import bench, inference, ingest, registry, serving, train
 
 app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
@@ -19,6 +19,7 @@ app.command()(registry.promote)
 app.command()(registry.rollback)
 app.command()(inference.predict)
 app.command()(inference.evaluate)
+app.command()(serving.serve_model)
 app.command()(bench.bench)
 
 

@@ -212,6 +212,10 @@ def test_prefect_ui_on_another_port_shows_the_named_run_and_its_log(
     assert not prefect_ui.endswith(":4200/api")
     ui = prefect_ui.removesuffix("/api")
     browser.get(f"{ui}/runs/flow-run/{tiny_run['flow_run_id']}")
-    # The run's name says what it did; nerflow's own lines are in its log.
-    wait_for_text(browser, "retrained-v1-first-champion", "dataset ", "promotion first-champion")
+    # The run's name says what it did; nerflow's own lines (the data, the training's
+    # per-evaluation scores, the decision) are in its log.
+    wait_for_text(
+        browser, "retrained-v1-first-champion", "dataset ", "validation entity F1",
+        "promotion first-champion",
+    )  # fmt: skip
     browser.save_screenshot(str(SHOTS / "prefect-flow-run.png"))
