@@ -9,6 +9,7 @@ and leaves the run's id beside the model; the logging step then completes the sa
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,23 +24,39 @@ from nerflow.tracking.registry import MODEL_KEY_TAG
 from nerflow.tracking.store import client as _client
 from nerflow.tracking.store import experiment_id, resolve_tracking_uri
 
+logger = logging.getLogger(__name__)
+
 #: Beside the trained model: the run that watched its training.
 LIVE_RUN_FILE = "live_run.json"
 
 
 class LiveMetrics(TrainerCallback):
-    """Sends each Trainer log entry to the run as it is written (rank 0 only)."""
+    """Sends each Trainer log entry to the run as it is written (rank 0 only).
+
+    Best effort: a tracking store that fails once (a network blip, a busy database) never
+    stops the training; streaming stops there, with a warning, and the logging step sends
+    the entries from that one on (`logged_entries`).
+    """
 
     def __init__(self, uri: str, run_id: str) -> None:
         self.uri, self.run_id = uri, run_id
+        self.logged_entries = 0
+        self.failed = False
 
     def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Log the entry the Trainer just added (stamped with its time by SystemSampler)."""
-        if not state.is_world_process_zero or not state.log_history:
+        if self.failed or not state.is_world_process_zero or not state.log_history:
             return
-        metrics = history_metrics([state.log_history[-1]], [])
-        if metrics:
-            _client(self.uri).log_batch(self.run_id, metrics=metrics)
+        pending = state.log_history[self.logged_entries :]
+        try:
+            metrics = history_metrics(pending, [])
+            if metrics:
+                _client(self.uri).log_batch(self.run_id, metrics=metrics)
+        except Exception as exc:
+            self.failed = True
+            logger.warning("MLflow run %s: live curves stopped (%s)", self.run_id, exc)
+            return
+        self.logged_entries = len(state.log_history)
 
 
 @contextmanager
@@ -49,18 +66,22 @@ def live_training_run(tracking: TrackingConfig, key: str, out: Path) -> Iterator
     experiment = experiment_id(uri, tracking.experiment, artifact_location)
     tags = {MODEL_KEY_TAG: key, OWNER_TAG: this_process()}
     run = _client(uri).create_run(experiment, tags=tags, run_name=f"training {key[:8]}")
+    live = LiveMetrics(uri, run.info.run_id)
     try:
-        yield LiveMetrics(uri, run.info.run_id)
+        yield live
     except BaseException:
         _client(uri).set_terminated(run.info.run_id, status="FAILED")
         raise
     (out / LIVE_RUN_FILE).write_text(
-        json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}), encoding="utf-8"
-    )
+        json.dumps({"run_id": run.info.run_id, "tracking_uri": uri,
+                    "logged_entries": live.logged_entries}),
+        encoding="utf-8",
+    )  # fmt: skip
 
 
-def live_run_id(model_dir: Path, uri: str, key: str) -> str | None:
-    """The run that watched this model's training, if it is in this store and still its."""
+def live_run(model_dir: Path, uri: str, key: str) -> tuple[str, int] | None:
+    """The run that watched this model's training (if it is in this store and still its),
+    and how many of the training's log entries it already has."""
     from mlflow.exceptions import MlflowException
 
     path = model_dir / LIVE_RUN_FILE
@@ -73,4 +94,6 @@ def live_run_id(model_dir: Path, uri: str, key: str) -> str | None:
         run = _client(uri).get_run(saved["run_id"])
     except MlflowException:
         return None
-    return str(saved["run_id"]) if run.data.tags.get(MODEL_KEY_TAG) == key else None
+    if run.data.tags.get(MODEL_KEY_TAG) != key:
+        return None
+    return str(saved["run_id"]), int(saved.get("logged_entries", 0))

@@ -25,7 +25,7 @@ from nerflow.tracking.contents import (
     log_evaluation_artifacts,
     log_history,
 )
-from nerflow.tracking.live import live_run_id
+from nerflow.tracking.live import live_run
 from nerflow.tracking.locks import registry_lock
 from nerflow.tracking.model import log_model
 from nerflow.tracking.notes import describe_version
@@ -167,15 +167,16 @@ def _log_new_run(
         tags["prefect.flow_run_url"] = flow_run_url
     name = _run_name(config, manifest["fingerprint"])
     note = run_note(manifest, report, champion_line(champion))
-    run_id = live_run_id(model_dir, uri, model_key)
+    live = live_run(model_dir, uri, model_key)
     history = meta["log_history"]
-    if run_id is not None:  # opened when training started; its curves are already there
+    if live is not None:  # opened when training started; its curves are (mostly) there
+        run_id, streamed = live
         from mlflow.entities import RunTag
 
         client = _client(uri)
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in {**tags, NOTE_TAG: note}.items()])
         client.update_run(run_id, name=name)
-        history = []
+        history = history[streamed:]
     else:
         # Trained elsewhere (torchrun ranks, an older nerflow): the run starts when training
         # started, so its duration and its curves' times are the training's.
