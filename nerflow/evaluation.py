@@ -18,6 +18,7 @@ from nerflow.corpus.labels import (
     suggest_label_map,
     to_btc_tags,
 )
+from nerflow.corpus.sources import CONLL_SUFFIXES
 from nerflow.inference.predict import EntityPredictor, load_model, predict_word_tags
 from nerflow.metrics.scores import entity_strings, score_entities
 
@@ -97,9 +98,7 @@ def score_conll(
     entity maps onto PER/ORG/LOC, is refused: it would score wrong without a sign.
     """
     files = (
-        sorted(p for p in data.iterdir() if p.suffix in {".conll", ".txt", ".tsv", ".bio"})
-        if data.is_dir()
-        else [data]
+        sorted(p for p in data.iterdir() if p.suffix in CONLL_SUFFIXES) if data.is_dir() else [data]
     )
     if not files:
         raise FileNotFoundError(f"{data}: no .conll/.txt/.tsv/.bio files to evaluate")

@@ -24,7 +24,7 @@ def gate_new_version(
 ) -> PromotionDecision:
     """Judge the version `logged` registered; a reused one is unchanged."""
     candidate = SplitScores.from_report(read_report(report_dir))
-    scored = (champion.version, champion.split()) if champion is not None else None
+    scored = (champion.version, champion.val) if champion is not None else None
     decision = gate(
         logged.tracking_uri, logged.registered_model, logged.version, actor, candidate, scored,
         tracking.promotion_margin, tracking.max_type_f1_drop, logged.reused,

@@ -59,10 +59,10 @@ def score_champion(
             {"file": entry["name"], "tweets": entry["tweets"]}
             | {k: float(scores[k]) for k in ("precision", "recall", "f1")}
         )
-    scored = ChampionScores(champion.version, report_dir, staleness)
+    scored = ChampionScores.from_report(champion.version, report_dir, staleness)
     logger.info(
         "champion v%s on this run's splits: validation F1 %.3f, test F1 %.3f",
-        champion.version, scored.split().f1, scored.test_f1(),
+        champion.version, scored.val.f1, scored.test_f1,
     )  # fmt: skip
     for entry in staleness:
         logger.info(

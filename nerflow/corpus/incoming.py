@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nerflow.corpus.conll import content_sha256, read_conll
+from nerflow.corpus.sources import CONLL_SUFFIXES
 
 #: What an ingested file is called: the original stem and the first 12 hex digits of the
 #: SHA-256 of what the reader reads.
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<digest>[0-9a-f]{12})\.conll$")
-SUFFIXES = (".conll", ".txt", ".tsv", ".bio")
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ def incoming_files(folder: Path | None) -> list[Path]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith("."):
             continue
-        if not path.is_file() or path.suffix not in SUFFIXES:
+        if not path.is_file() or path.suffix not in CONLL_SUFFIXES:
             raise ValueError(
-                f"{path}: not a CoNLL file ({', '.join(SUFFIXES)}); the incoming folder holds "
-                "only training files (add them with `nerflow ingest`)"
+                f"{path}: not a CoNLL file ({', '.join(CONLL_SUFFIXES)}); the incoming folder "
+                "holds only training files (add them with `nerflow ingest`)"
             )
         files.append(path)
     return files

@@ -40,10 +40,10 @@ def champion_line(champion: Any) -> str:
     """The champion's scores on the same splits, or that there was none to compare with."""
     if champion is None:
         return "**Champion**: none yet"
-    val = champion.split("validation")
+    val = champion.val
     return (
         f"**Champion** v{champion.version} on the same splits: validation F1 {val.f1:.3f}, "
-        f"test F1 {champion.test_f1():.3f}"
+        f"test F1 {champion.test_f1:.3f}"
     )
 
 

@@ -54,8 +54,8 @@ def _champion(champion: ChampionScores | None) -> dict[str, Any] | None:
         return None
     return {
         "version": champion.version,
-        "val_f1": champion.split("validation").f1,
-        "test_f1": champion.test_f1(),
+        "val_f1": champion.val.f1,
+        "test_f1": champion.test_f1,
         "staleness": champion.staleness,
     }
 

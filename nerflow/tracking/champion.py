@@ -32,15 +32,18 @@ class ChampionScores:
 
     version: str
     report_dir: Path
+    val: SplitScores  # what the gate compares with
+    test_f1: float  # recorded, never deciding
     staleness: list[dict[str, Any]] = field(default_factory=list)
 
-    def split(self, name: str = "validation") -> SplitScores:
-        """Its scores on one split of this run's data."""
-        return SplitScores.from_report(read_report(self.report_dir), name)
-
-    def test_f1(self) -> float:
-        """Its entity micro-F1 on this run's test split (recorded, never deciding)."""
-        return float(read_report(self.report_dir)["splits"]["test"]["f1"])
+    @classmethod
+    def from_report(
+        cls, version: str, report_dir: Path, staleness: list[dict[str, Any]]
+    ) -> ChampionScores:
+        """The scores of an evaluation report, read once."""
+        report = read_report(report_dir)
+        test_f1 = float(report["splits"]["test"]["f1"])
+        return cls(version, report_dir, SplitScores.from_report(report), test_f1, staleness)
 
 
 def current_champion(uri: str, name: str) -> Champion | None:

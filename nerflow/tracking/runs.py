@@ -259,10 +259,10 @@ def champion_metrics(champion: ChampionScores | None) -> dict[str, float]:
     """The champion's scores on this run's data, and its F1 on each new incoming file."""
     if champion is None:
         return {}
-    val = champion.split("validation")
+    val = champion.val
     out = {
         "champion_val_f1_same_data": val.f1,
-        "champion_test_f1_same_data": champion.test_f1(),
+        "champion_test_f1_same_data": champion.test_f1,
         **{f"champion_val_{kind}_f1_same_data": f1 for kind, f1 in val.per_type.items()},
     }
     for entry in champion.staleness:
