@@ -24,12 +24,18 @@ class SystemSampler(TrainerCallback):
         self._process = psutil.Process()
         self._process.cpu_percent()  # the first reading only starts the clock
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """A first sample as training starts (step 0), so every chart starts there."""
+        self._sample(state.global_step)
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Record one sample at every `every_steps`-th step."""
-        if state.global_step % self.every_steps:
-            return
+        if state.global_step % self.every_steps == 0:
+            self._sample(state.global_step)
+
+    def _sample(self, step: int) -> None:
         sample = {
-            "step": float(state.global_step),
+            "step": float(step),
             "time": time.time(),
             "cpu_percent": self._process.cpu_percent(),
             "rss_mb": self._process.memory_info().rss / 2**20,

@@ -91,7 +91,9 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     for stage in ("download", "tokenize", "train", "evaluate", "log"):
         assert run.data.metrics[f"time/{stage}_s"] > 0
     assert run.data.metrics["train/mean_loss"] > 0
-    assert client.get_metric_history(ml["run_id"], "system/rss_mb")
+    # System samples from the start of training (step 0) to its last step.
+    samples = client.get_metric_history(ml["run_id"], "system/rss_mb")
+    assert {m.step for m in samples} == {0, 4}
     # No metric repeats another: the Trainer's final eval_* are the per-epoch curve's last
     # point, its runtime is time/train_s.
     assert not [m for m in run.data.metrics if m.startswith(("eval_", "summary_"))]
