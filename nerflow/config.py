@@ -118,6 +118,8 @@ class ModelConfig(_Config):
     """hub revision of base_model"""
     train_last_layers: int | None = Field(default=None, ge=0)
     """freeze all but the last N encoder layers (and the head); unset: full fine-tune"""
+    dropout: float | None = Field(default=None, ge=0, lt=1)
+    """hidden and attention dropout of the encoder (unset: the base model's own)"""
 
     def cache_identity(self) -> dict[str, Any]:
         """What identifies this base model: its files' fingerprint when local, else id@revision."""
@@ -129,7 +131,11 @@ class ModelConfig(_Config):
             if resolved.is_dir()
             else f"{self.base_model}@{self.revision or 'main'}"
         )
-        return {"weights": weights, "train_last_layers": self.train_last_layers}
+        return {
+            "weights": weights,
+            "train_last_layers": self.train_last_layers,
+            "dropout": self.dropout,
+        }
 
 
 class TrainingConfig(_Config):
@@ -158,6 +164,9 @@ class TrainingConfig(_Config):
     (batch_size then caps nothing; sampling is ignored)"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto | cpu | cuda"""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """auto (CUDA: bf16, else fp16; CPU: fp32) | fp32 | bf16 (mixed; on a CPU fast only with
+    native bf16: AVX512-BF16, AMX) | fp16 (CUDA only)"""
     processes: int = Field(default=1, ge=1)
     """data-parallel processes, one per GPU, launched with torchrun
     (batch_size stays the global batch; max_tokens_per_batch is per process)"""
@@ -197,6 +206,7 @@ class RunConfig(_Config):
             raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+        raw.pop("tune", None)  # read by `nerflow tune` (TuneConfig.from_toml)
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+
+from transformers import TrainerCallback
 
 from nerflow.config import ModelConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.artifacts import PrefectProgress
 from nerflow.orchestration.caching import cached_task
 from nerflow.outputs import code_version, content_key, fingerprint_path, produce
 from nerflow.tracking.live import live_training_run
-from nerflow.training.fit import fit
+from nerflow.training.fit import TrainingStopped, fit
 from nerflow.training.launch import launch
 
 
@@ -21,12 +24,14 @@ def train_model(
     training: TrainingConfig,
     work_dir: Path,
     tracking: TrackingConfig | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> Path:
     """The fine-tuned model (best epoch by validation entity F1) under `work_dir/models/<key>`.
 
     Checkpoints go to `work_dir/checkpoints/<key>`, where a rerun resumes from them; they
     are removed once the model is in place. With `tracking`, a training in this process
-    is watched live in an MLflow run that the logging step completes.
+    is watched live in an MLflow run that the logging step completes. `callbacks` (a
+    trial's pruning, its own live run) join the Trainer's; they are not part of the key.
     """
     key = content_key(fingerprint_path(tokenized_dir), model, training, code_version(train_model))
     checkpoints = work_dir / "checkpoints" / key
@@ -36,16 +41,51 @@ def train_model(
         if training.processes > 1 and "LOCAL_RANK" not in os.environ:
             launch(tokenized_dir, model, training, checkpoints, out, key)
         elif tracking is None:
-            fit(tokenized_dir, model, training, checkpoints, out, key, [PrefectProgress()])
+            fit(
+                tokenized_dir,
+                model,
+                training,
+                checkpoints,
+                out,
+                key,
+                [PrefectProgress(), *callbacks],
+            )
         else:
             with live_training_run(tracking, key, out) as live:
                 fit(
-                    tokenized_dir, model, training, checkpoints, out, key, [PrefectProgress(), live]
+                    tokenized_dir,
+                    model,
+                    training,
+                    checkpoints,
+                    out,
+                    key,
+                    [PrefectProgress(), live, *callbacks],
                 )
 
-    folder = produce(work_dir / "models" / key, build)
+    try:
+        folder = produce(work_dir / "models" / key, build)
+    except TrainingStopped:
+        shutil.rmtree(checkpoints, ignore_errors=True)  # stopped for good: nothing to resume
+        raise
     shutil.rmtree(checkpoints, ignore_errors=True)
     return folder
 
 
-train_model_task = cached_task(train_model, name="train-model", retries=1, retry_delay_seconds=5)
+def _retry_unless_stopped(task: object, run: object, state: object) -> bool:
+    """Retry a failed training (it resumes from its checkpoints), not a stopped one."""
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except TrainingStopped:
+        return False
+    except BaseException:
+        return True
+    return False
+
+
+train_model_task = cached_task(
+    train_model,
+    name="train-model",
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=_retry_unless_stopped,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nerflow.cli import bench, inference, ingest, registry, serving, train
+from nerflow.cli import bench, inference, ingest, registry, serving, train, tune
 
 app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 app.command()(train.train)
 app.command()(train.serve)
+app.command()(tune.tune)
 app.command()(ingest.ingest)
 app.command()(registry.models)
 app.command()(registry.promote)

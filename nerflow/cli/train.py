@@ -41,6 +41,7 @@ TRAIN_OPTIONS = {
     "max_tokens_per_batch": ConfigOption("training", "max_tokens_per_batch"),
     "seed": ConfigOption("training", "seed"),
     "device": ConfigOption("training", "device"),
+    "precision": ConfigOption("training", "precision"),
     "processes": ConfigOption("training", "processes"),
     "experiment": ConfigOption("tracking", "experiment"),
     "registered_model": ConfigOption("tracking", "registered_model"),

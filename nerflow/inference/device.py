@@ -26,6 +26,19 @@ def pick_device(requested: str) -> tuple[str, str]:
     return "cuda", "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
+def training_precision(device: str, requested: str = "auto") -> str:
+    """The precision to train in: `auto` is mixed bf16 on CUDA (fp16 where bf16 is missing)
+    and fp32 on a CPU; `bf16` on a CPU is autocast mixed precision (fast only where the
+    CPU computes bf16 natively)."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision {requested!r}: use one of {', '.join(PRECISIONS)}")
+    if requested == "auto":
+        return pick_device(device)[1]
+    if requested == "fp16" and device == "cpu":
+        raise ValueError("training.precision='fp16' needs CUDA; on a CPU use bf16 or fp32")
+    return requested
+
+
 def inference_dtype(device: str, precision: str) -> torch.dtype:
     """The dtype to predict in; `auto` takes the fastest one the hardware computes natively.
 

@@ -87,3 +87,13 @@ def label_flow_run(name: str, tags: list[str]) -> None:
     with get_client(sync_client=True) as client:
         current = client.read_flow_run(run.id).tags
         client.update_flow_run(run.id, name=name, tags=sorted({*current, *tags}))
+
+
+def publish_trials_table(study: str, rows: list[dict[str, Any]]) -> None:
+    """The study's trials as a Prefect table artifact (a new version after each trial)."""
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None and TaskRunContext.get() is None:
+        return
+    key = "tune-" + "".join(c if c.isalnum() else "-" for c in study.lower()).strip("-")
+    create_table_artifact(rows, key=key[:100], description=f"trials of study {study}")

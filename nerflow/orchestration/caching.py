@@ -15,9 +15,10 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed
+from prefect.states import Cancelled, Completed
 
 from nerflow.outputs import watch_outputs
+from nerflow.training.fit import TrainingStopped
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,8 +28,12 @@ class _StepTask(Task[P, R]):
     """A task whose call returns its result even when the run ended in a named state."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the task; a `Cached` run gives its result like a computed one."""
-        return super().__call__(*args, return_state=True, **kwargs).result()
+        """Run the task; a `Cached` run gives its result like a computed one, a `Stopped` one
+        raises the reason it was stopped."""
+        state = super().__call__(*args, return_state=True, **kwargs)
+        if state.is_cancelled() and isinstance(state.data, TrainingStopped):
+            raise state.data
+        return state.result()
 
 
 def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
@@ -38,7 +43,11 @@ def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
     def run(*args: Any, **kwargs: Any) -> Any:
         _project_messages_at_info()
         with watch_outputs() as produced:
-            result = fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            except TrainingStopped as exc:
+                # Stopped on purpose (a pruned trial): not a failure in the run's history.
+                return Cancelled(name="Stopped", data=exc, message=str(exc))
         if produced and all(output.reused for output in produced):
             return Completed(name="Cached", data=result, message="output already complete")
         return result

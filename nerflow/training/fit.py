@@ -24,7 +24,7 @@ from transformers import (
 from nerflow.config import ModelConfig, TrainingConfig, resolve_base_model
 from nerflow.corpus.labels import LABELS
 from nerflow.corpus.tokenize import IGNORE
-from nerflow.inference.device import pick_device
+from nerflow.inference.device import pick_device, training_precision
 from nerflow.inference.tokenizer import load_tokenizer
 from nerflow.metrics.scores import flat_metrics, score_entities
 from nerflow.training.batching import TokenBudgetTrainer
@@ -33,6 +33,11 @@ from nerflow.training.freeze import freeze_all_but_last
 from nerflow.training.monitor import SystemSampler
 
 logger = logging.getLogger(__name__)
+
+
+class TrainingStopped(Exception):
+    """A callback stopped the training on purpose (a pruned trial): not a failure to retry."""
+
 
 #: Written into the saved model folder: device, precision, timings, per-epoch history.
 TRAINING_META = "training_meta.json"
@@ -72,14 +77,21 @@ def fit(
     callbacks: list[TrainerCallback] | None = None,
 ) -> None:
     """Train (resuming from `checkpoints`); rank 0 alone saves the model and its meta in `out`."""
-    device, precision = pick_device(training.device)
+    device = pick_device(training.device)[0]
+    precision = training_precision(device, training.precision)
     torch.manual_seed(training.seed)
     data: DatasetDict = load_from_disk(str(tokenized_dir / "dataset"))
     tokenizer = load_tokenizer(str(tokenized_dir / "tokenizer"))
     source = resolve_base_model(model.base_model)
+    dropout: dict[str, float] = (
+        {}
+        if model.dropout is None
+        else {"hidden_dropout_prob": model.dropout, "attention_probs_dropout_prob": model.dropout}
+    )
     try:
         network = AutoModelForTokenClassification.from_pretrained(
             source,
+            **dropout,
             revision=model.revision,
             num_labels=len(LABELS),
             id2label=dict(enumerate(LABELS)),

@@ -211,3 +211,14 @@ def test_a_run_counted_in_steps_checkpoints_every_few_hundred_steps(tmp_path: Pa
     assert long.save_steps == long.eval_steps == CHECKPOINT_STEPS < 1000
     short = training_arguments(TrainingConfig(max_steps=4), "cpu", "fp32", tmp_path)
     assert short.save_steps == short.eval_steps == 4
+
+
+def test_training_precision_per_device() -> None:
+    from nerflow.inference.device import training_precision
+
+    assert training_precision("cpu", "bf16") == "bf16"
+    assert training_precision("cpu", "fp32") == "fp32"
+    with pytest.raises(ValueError, match="fp16' needs CUDA"):
+        training_precision("cpu", "fp16")
+    with pytest.raises(ValueError, match="precision 'int8'"):
+        training_precision("cpu", "int8")

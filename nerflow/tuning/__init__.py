@@ -1,0 +1,1 @@
+"""Hyper-parameter studies with Optuna: search spaces, studies, pruning (no Prefect)."""
