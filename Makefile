@@ -9,6 +9,7 @@ TORCH_INDEX ?=
 # A local copy of the corpus for offline machines; empty means download the pinned files.
 BTC_DIR ?= $(wildcard $(CURDIR)/../shared/data/broad_twitter_corpus)
 TRAIN_ARGS ?=
+TUNE_ARGS ?=
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 MODEL ?= models:/btc-ner@champion
@@ -26,7 +27,7 @@ export NERFLOW_BTC_DIR ?= $(BTC_DIR)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock browser train test lint format ui server serve serve-model deploy worker bench bench-quick clean
+.PHONY: help install lock browser train tune test lint format ui server serve serve-model deploy worker bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +54,9 @@ lock: install ## re-resolve requirements.lock from pyproject.toml's ranges, then
 
 train: install ## train on BTC with the offline MiniLM, log and register in MLflow, print a summary
 	$(VENV)/bin/nerflow train $(TRAIN_ARGS)
+
+tune: install ## the study behind the default recipe (deployments/tune.toml, about an hour; resumes)
+	$(VENV)/bin/nerflow tune --config deployments/tune.toml $(TUNE_ARGS)
 
 browser: ## install Debian's chromium + chromium-driver for the browser test (needs root)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \

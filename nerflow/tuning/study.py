@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,14 @@ def finished(study: optuna.Study) -> list[FrozenTrial]:
 
 def requeue_failed(study: optuna.Study) -> list[int]:
     """Queue once more, with the same values, each failed trial not already retried (a Ctrl-C,
-    a killed worker: its training resumes from its checkpoints). Returns their numbers."""
+    a killed worker: its training resumes from its checkpoints). Returns their numbers.
+
+    A trial whose process died without a word (kill -9, a lost machine) is still RUNNING
+    with no heartbeat after the grace period: it is marked failed first, and so queued too.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs.get(RETRY_OF) for t in trials}
     again = []
@@ -95,14 +103,15 @@ def run_trials(
 ) -> int:
     """Run trials until the study has `tune.trials` finished ones (counting other workers'),
     or the timeout passes. Returns how many this process ran."""
-    before = len(study.get_trials(deepcopy=False))
     if len(finished(study)) >= tune.trials:
         logger.info("study %s already has %d finished trials", study.study_name, tune.trials)
         return 0
     started = time.monotonic()
     failures: list[int] = []
+    ran: list[int] = []
 
     def stop_on_repeated_failure(study: optuna.Study, trial: FrozenTrial) -> None:
+        ran.append(trial.number)
         # A failing trial is recorded and the study goes on; one that fails every time
         # (a bad base model, a full disk) must not loop forever.
         failures[:] = [*failures, trial.number] if trial.state == TrialState.FAIL else []
@@ -121,12 +130,11 @@ def run_trials(
         ],
         catch=(Exception,),
     )
-    ran = len(study.get_trials(deepcopy=False)) - before
     logger.info(
         "study %s: %d trials run here in %.0f s; %d finished in all",
-        study.study_name, ran, time.monotonic() - started, len(finished(study)),
+        study.study_name, len(ran), time.monotonic() - started, len(finished(study)),
     )  # fmt: skip
-    return ran
+    return len(ran)
 
 
 def run_study(

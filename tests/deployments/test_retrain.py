@@ -107,7 +107,9 @@ def test_prefect_yaml_states_the_code_deployment_and_no_default_twice() -> None:
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text("utf-8"))
     defaults = RunConfig().model_dump(mode="json")
-    for entry in spec["deployments"]:
+    retraining = [e for e in spec["deployments"] if e["entrypoint"].startswith("flows/train_ner")]
+    assert len(retraining) == 3
+    for entry in retraining:
         assert entry["tags"] == list(TAGS)
         assert " ".join(entry["description"].split()) == " ".join(DESCRIPTION.split())
         (schedule,) = entry["schedules"]
@@ -123,3 +125,17 @@ def test_prefect_yaml_states_the_code_deployment_and_no_default_twice() -> None:
             == value
         ]
         assert not restated, f"{entry['name']} restates defaults: {restated}"
+
+
+def test_prefect_yaml_tunes_without_a_schedule_or_a_limit() -> None:
+    """The tuning deployment: one more worker of the study per run, none started by a clock."""
+    import yaml
+
+    from nerflow.tuning.config import TuneConfig
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text("utf-8"))
+    [tune] = [e for e in spec["deployments"] if e["entrypoint"] == "flows/tune_ner.py:tune_ner"]
+    assert "schedules" not in tune and "concurrency_limit" not in tune
+    parameters = dict(tune["parameters"])
+    TuneConfig.model_validate(parameters.pop("tune", {}))
+    RunConfig.model_validate(parameters)

@@ -84,6 +84,7 @@ def test_a_study_prunes_resumes_after_ctrl_c_and_registers_its_best_trial(
     assert study.trials[0].user_attrs["baseline"] is True  # the configured recipe went first
 
     result = tune_ner(**arguments)
+    assert result["trials_run"] == 2  # the interrupted trial again, and one more
 
     study = optuna.load_study(study_name="tiny", storage=storage)
     trials = study.trials
