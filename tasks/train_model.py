@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -40,27 +41,11 @@ def train_model(
         # With LOCAL_RANK set this process is already a torchrun rank: it trains here.
         if training.processes > 1 and "LOCAL_RANK" not in os.environ:
             launch(tokenized_dir, model, training, checkpoints, out, key)
-        elif tracking is None:
-            fit(
-                tokenized_dir,
-                model,
-                training,
-                checkpoints,
-                out,
-                key,
-                [PrefectProgress(), *callbacks],
-            )
         else:
-            with live_training_run(tracking, key, out) as live:
-                fit(
-                    tokenized_dir,
-                    model,
-                    training,
-                    checkpoints,
-                    out,
-                    key,
-                    [PrefectProgress(), live, *callbacks],
-                )
+            watch = live_training_run(tracking, key, out) if tracking else nullcontext()
+            with watch as live:
+                watching = [PrefectProgress(), *([live] if live else []), *callbacks]
+                fit(tokenized_dir, model, training, checkpoints, out, key, watching)
 
     try:
         folder = produce(work_dir / "models" / key, build)
