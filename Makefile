@@ -27,7 +27,7 @@ export NERFLOW_BTC_DIR ?= $(BTC_DIR)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock browser train tune test lint format ui server serve serve-model deploy worker bench bench-quick clean
+.PHONY: help install lock browser postgres train tune test lint format ui server serve serve-model deploy worker bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,7 +63,12 @@ browser: ## install Debian's chromium + chromium-driver for the browser test (ne
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			chromium chromium-driver >/dev/null; }
 
-test: install ## run the whole test suite (a test whose corpus copy or browser is missing skips, saying why)
+postgres: ## install Debian's postgresql for the PostgreSQL-backed server tests (needs root)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql >/dev/null; }
+
+test: install ## run the whole test suite (a test whose corpus copy, browser or PostgreSQL is missing skips, saying why)
 	$(PY) -m pytest
 
 # mypy resolves modules by folder, so it checks a tree of links laid out as pip installs the
