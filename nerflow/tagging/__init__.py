@@ -1,0 +1,1 @@
+"""Batch tagging of raw tweets: reading them, tagging them in resumable chunks (no Prefect)."""

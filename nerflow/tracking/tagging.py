@@ -1,0 +1,108 @@
+"""Batch tagging in MLflow: the model version a job tags with, and one run per job."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from nerflow.tracking.provenance import code_tags
+from nerflow.tracking.registry import RegistryError
+from nerflow.tracking.store import (
+    TrackingStoreError,
+    check_store,
+    experiment_id,
+    resolve_tracking_uri,
+    ui_base,
+)
+from nerflow.tracking.store import client as _client
+
+#: Run tag: which version of the registered model tagged (also in the params).
+MODEL_VERSION_TAG = "nerflow.model_version"
+#: Run tag: the job's key (its chunks' folder under the work dir).
+JOB_TAG = "nerflow.tagging_job"
+KIND_TAG = "nerflow.kind"
+FLOW_RUN_TAG = "prefect.flow_run_id"
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One version of a registered model, as an alias named it when the job started."""
+
+    tracking_uri: str
+    name: str
+    alias: str
+    version: str
+    run_id: str | None
+    source: str
+
+    @property
+    def uri(self) -> str:
+        """The version's own `models:/` URI: it keeps naming this model if the alias moves."""
+        return f"models:/{self.name}/{self.version}"
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What tells this model apart in a cache key: name, version and the run that logged
+        it (a recreated store reuses version numbers, never run ids)."""
+        return {"name": self.name, "version": self.version, "logged_by": self.run_id or self.source}
+
+
+def resolve_alias(tracking_uri: str | None, name: str, alias: str) -> RegisteredVersion:
+    """The version `alias` names now, or a RegistryError saying what is missing."""
+    from mlflow.exceptions import MlflowException
+
+    uri, _ = resolve_tracking_uri(tracking_uri)
+    try:
+        check_store(uri, must_exist=True)
+        found = _client(uri).get_model_version_by_alias(name, alias)
+    except TrackingStoreError as exc:
+        raise RegistryError(str(exc)) from exc
+    except MlflowException as exc:
+        raise RegistryError(
+            f"registered model {name!r} has no version with alias {alias!r} at {uri}"
+        ) from exc
+    return RegisteredVersion(uri, name, alias, str(found.version), found.run_id, found.source)
+
+
+def tagging_experiment(experiment: str) -> str:
+    """The experiment that holds the tagging runs of a training experiment's models."""
+    return f"{experiment}-tagging"
+
+
+def log_tagging_run(
+    model: RegisteredVersion,
+    experiment: str,
+    run_name: str,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> dict[str, str]:
+    """Record a finished tagging job as one MLflow run; return its id, experiment and link."""
+    from mlflow.entities import Metric, Param
+
+    uri, artifact_location = resolve_tracking_uri(model.tracking_uri)
+    experiment_ref = experiment_id(uri, experiment, artifact_location)
+    client = _client(uri)
+    all_tags = {
+        KIND_TAG: "tagging",
+        MODEL_VERSION_TAG: model.version,
+        "nerflow.registered_model": model.name,
+        **code_tags(),
+        **tags,
+    }
+    run = client.create_run(experiment_ref, tags=all_tags, run_name=run_name)
+    run_id = str(run.info.run_id)
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+        params=[Param(key, value) for key, value in params.items()],
+    )
+    client.set_terminated(run_id)
+    return {
+        "run_id": run_id,
+        "experiment": experiment,
+        "experiment_id": experiment_ref,
+        "tracking_uri": uri,
+        "run_url": f"{ui_base(uri)}/#/experiments/{experiment_ref}/runs/{run_id}",
+    }
