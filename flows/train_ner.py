@@ -18,6 +18,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
+from nerflow.shared import attach as attach_shared_store
 
 
 @flow(
@@ -29,9 +30,11 @@ def train_ner(
     training: TrainingConfig = TrainingConfig(),  # noqa: B008
     tracking: TrackingConfig = TrackingConfig(),  # noqa: B008
     work_dir: Path = RunConfig().work_dir,  # noqa: B008
+    shared_dir: str | None = None,
 ) -> dict[str, Any]:
     """Run every step; cached steps are skipped when their inputs' content is unchanged."""
     work_dir = work_dir.resolve()
+    attach_shared_store(work_dir, shared_dir)
     check_run_task(data, model, tracking)
     dataset_dir = download_dataset_task(data, work_dir)
     tokenized_dir = tokenize_dataset_task(dataset_dir, model, data, work_dir)
@@ -41,7 +44,14 @@ def train_ner(
     model_dir = train_model_task(tokenized_dir, model, training, work_dir, tracking)
     report_dir = evaluate_model_task(model_dir, dataset_dir, data.max_length, work_dir)
     logged = log_to_mlflow_task(
-        RunConfig(data=data, model=model, training=training, tracking=tracking, work_dir=work_dir),
+        RunConfig(
+            data=data,
+            model=model,
+            training=training,
+            tracking=tracking,
+            work_dir=work_dir,
+            shared_dir=shared_dir,
+        ),
         dataset_dir,
         tokenized_dir,
         model_dir,

@@ -17,6 +17,7 @@ from prefect import flow
 
 from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.artifacts import publish_trials_table
+from nerflow.shared import attach as attach_shared_store
 from nerflow.tuning.config import TuneConfig
 from nerflow.tuning.report import trial_rows
 from nerflow.tuning.study import run_study
@@ -31,9 +32,11 @@ def tune_ner(
     tracking: TrackingConfig = TrackingConfig(),  # noqa: B008
     tune: TuneConfig = TuneConfig(),  # noqa: B008
     work_dir: Path = RunConfig().work_dir,  # noqa: B008
+    shared_dir: str | None = None,
 ) -> dict[str, Any]:
     """Run the study's trials (resuming it), then train-ner on the best trial's settings."""
     work_dir = work_dir.resolve()
+    attach_shared_store(work_dir, shared_dir)
     check_run_task(data, model, tracking)
     dataset_dir = download_dataset_task(data, work_dir)
     study = open_study_task(tune, tracking, data, model, training)
@@ -49,7 +52,9 @@ def tune_ner(
     best = close_study_task(study, tune, data, model, training)
     if best is None:
         return {"study": tune.study, "trials_run": ran, "best": None}
-    summary = train_ner(best["data"], best["model"], best["training"], tracking, work_dir)
+    summary = train_ner(
+        best["data"], best["model"], best["training"], tracking, work_dir, shared_dir
+    )
     registered = record_best_task(study, summary)
     found = {name: best[name] for name in ("trial", "val_f1", "params")}
     return {"study": tune.study, "trials_run": ran, "best": {**found, **registered}}

@@ -198,6 +198,10 @@ class RunConfig(_Config):
     tracking: TrackingConfig = TrackingConfig()
     work_dir: Path = Path(".nerflow")
     """cache folder for datasets, tokenized data, models and reports"""
+    shared_dir: str | None = None
+    """where finished step outputs are shared between machines (a folder on a shared
+    filesystem, or an fsspec URL: file://, s3://, gs://); each machine keeps its own
+    work_dir and copies a step another machine finished instead of computing it"""
 
     @classmethod
     def from_toml(cls, path: Path) -> RunConfig:

@@ -7,8 +7,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +16,36 @@ logger = logging.getLogger(__name__)
 
 #: How often a process blocked on another's lock says it is still waiting.
 WAIT_REPORT_SECONDS = 60.0
+
+#: `(name, what, timeout)` -> a lock every machine of the deployment sees; installed by the
+#: orchestration layer when there is such a thing (a configured Prefect server).
+SharedLocks = Callable[[str, str, float | None], AbstractContextManager[None]]
+_shared_locks: SharedLocks | None = None
+
+
+def use_shared_locks(factory: SharedLocks | None) -> None:
+    """Take cross-machine locks from `factory` from now on (None: this machine's file locks)."""
+    global _shared_locks
+    _shared_locks = factory
+
+
+def has_shared_locks() -> bool:
+    """True when `named_lock` spans machines."""
+    return _shared_locks is not None
+
+
+@contextmanager
+def named_lock(
+    name: str, what: str, path: Path, timeout: float | None = None, shared: bool = True
+) -> Iterator[None]:
+    """Hold lock `name` across machines where shared locks are installed (and `shared`),
+    else the file lock at `path`, which only processes on this machine see."""
+    if shared and _shared_locks is not None:
+        with _shared_locks(name, what, timeout):
+            yield
+    else:
+        with file_lock(path, what, timeout):
+            yield
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 
 This is the project's one cache. A step's output folder is named by a key over what it
 computes from (its inputs' content and its code version); a complete folder is reused,
-a missing one is built in a scratch folder and renamed into place. The Prefect layer only
+a missing one is built in a scratch folder and renamed into place. A work dir attached to
+a shared store (`nerflow.shared`) also takes finished folders from it and publishes its own
+there, so that machines sharing the store compute each step once. The Prefect layer only
 reports what happened here (`nerflow.orchestration.caching`).
 """
 
@@ -27,7 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nerflow.locking import file_lock
+from nerflow.locking import named_lock
+from nerflow.shared import SharedStore, store_of
 
 #: A finished output folder carries this file; its content is the folder's fingerprint.
 FINGERPRINT_FILE = "FINGERPRINT"
@@ -177,11 +180,13 @@ def is_complete(folder: Path) -> bool:
 
 
 @contextmanager
-def output_lock(folder: Path) -> Iterator[None]:
-    """Hold the lock on building `folder`, shared by every process on this machine."""
+def output_lock(folder: Path, shared: bool = False) -> Iterator[None]:
+    """Hold the lock on building `folder`: every process on this machine sees it, and with
+    `shared` every machine too, where the orchestration layer installed shared locks."""
+    name = f"{folder.parent.name}-{folder.name}"
     # Beside the steps' folders, not in them: a listing of a step's outputs shows outputs.
-    path = folder.parent.parent / ".locks" / f"{folder.parent.name}-{folder.name}.lock"
-    with file_lock(path, str(folder)):
+    path = folder.parent.parent / ".locks" / f"{name}.lock"
+    with named_lock(f"nerflow-step-{name}", str(folder), path, shared=shared):
         yield
 
 
@@ -211,15 +216,36 @@ def produce(folder: Path, build: Callable[[Path], None]) -> Path:
     """`folder` as it is when complete; else built by `build(scratch)` and published whole.
 
     Two processes asking for the same folder build it once: the second waits on the lock,
-    then finds it complete.
+    then finds it complete. With a shared store, a folder another machine published is
+    copied instead of built (and counts as reused), and a folder built or found here is
+    published for the others.
     """
+    store = store_of(folder.parent.parent)
+    relative = f"{folder.parent.name}/{folder.name}"
     reused = True
     if not is_complete(folder):
-        with output_lock(folder):
+        with output_lock(folder, shared=store is not None):
             if not is_complete(folder):
-                reused = False
-                with atomic_dir(folder, folder.name, time.perf_counter()) as scratch:
-                    build(scratch)
+                if store is not None and store.is_finished(relative, FINGERPRINT_FILE):
+                    # Its own SECONDS file comes with it: the step's cost where it was built.
+                    with atomic_dir(folder, folder.name) as scratch:
+                        store.download(relative, scratch)
+                else:
+                    reused = False
+                    with atomic_dir(folder, folder.name, time.perf_counter()) as scratch:
+                        build(scratch)
+    if store is not None:
+        _publish(store, folder, relative)
     if (produced := _produced.get()) is not None:
         produced.append(StepOutput(folder, reused))
     return folder
+
+
+def _publish(store: SharedStore, folder: Path, relative: str) -> None:
+    """Put `folder` in the store unless it is there; under the lock, so that two machines
+    never interleave the files of their two (equivalent, not byte-equal) builds."""
+    if store.is_finished(relative, FINGERPRINT_FILE):
+        return
+    with output_lock(folder, shared=True):
+        if not store.is_finished(relative, FINGERPRINT_FILE):
+            store.upload(folder, relative, FINGERPRINT_FILE)

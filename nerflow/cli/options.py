@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import signal
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,6 +137,16 @@ def fail(exc: Exception | str, code: int = 1) -> NoReturn:
     """Print one error line and exit non-zero."""
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code)
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (a scheduler's stop, `kill`) unwind like Ctrl-C, so that what the command
+    started (Prefect's temporary server, benchmark processes) is stopped with it."""
+    signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def actor() -> str:

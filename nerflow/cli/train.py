@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -16,6 +15,7 @@ from nerflow.cli.options import (
     ConfigOption,
     Overrides,
     config_or_exit,
+    exit_on_sigterm,
     fail,
     with_config_options,
 )
@@ -49,11 +49,12 @@ TRAIN_OPTIONS = {
     "promotion_margin": ConfigOption("tracking", "promotion_margin"),
     "max_type_f1_drop": ConfigOption("tracking", "max_type_f1_drop"),
     "work_dir": ConfigOption(None, "work_dir"),
+    "shared_dir": ConfigOption(None, "shared_dir"),
 }
 #: The config fields `nerflow serve` takes as options.
 SERVE_OPTIONS = {
     name: TRAIN_OPTIONS[name]
-    for name in ("data_dir", "incoming_dir", "base_model", "tracking_uri", "work_dir")
+    for name in ("data_dir", "incoming_dir", "base_model", "tracking_uri", "work_dir", "shared_dir")
 }
 
 
@@ -75,9 +76,7 @@ def train(
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
     from nerflow.reporting.summary import format_summary
 
-    # SIGTERM (a scheduler's stop, `kill`) unwinds like Ctrl-C, so the temporary Prefect
-    # server this run started is stopped with it instead of being left behind.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    exit_on_sigterm()
     with tracebacks_to_run_logs_only():
         state = train_ner(
             data=run.data,
@@ -85,6 +84,7 @@ def train(
             training=run.training,
             tracking=run.tracking,
             work_dir=run.work_dir,
+            shared_dir=run.shared_dir,
             return_state=True,
         )
     if not state.is_completed():
@@ -94,10 +94,6 @@ def train(
     typer.echo("\n" + format_summary(summary))
     if json_out is not None:
         json_out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 @with_config_options(SERVE_OPTIONS)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 
-from nerflow.cli.options import ConfigFile, Overrides, config_or_exit, fail, with_config_options
-from nerflow.cli.train import TRAIN_OPTIONS, _exit_on_sigterm
+from nerflow.cli.options import (
+    ConfigFile,
+    Overrides,
+    config_or_exit,
+    exit_on_sigterm,
+    fail,
+    with_config_options,
+)
+from nerflow.cli.train import TRAIN_OPTIONS
 from nerflow.orchestration.settings import apply_prefect_defaults
 
 
@@ -55,11 +61,11 @@ def tune(
     from nerflow.flows.tune_ner import tune_ner
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
 
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    exit_on_sigterm()
     with tracebacks_to_run_logs_only():
         state = tune_ner(
             data=run.data, model=run.model, training=run.training, tracking=run.tracking,
-            tune=settings, work_dir=run.work_dir, return_state=True,
+            tune=settings, work_dir=run.work_dir, shared_dir=run.shared_dir, return_state=True,
         )  # fmt: skip
     if not state.is_completed():
         cause = state.result(raise_on_failure=False)

@@ -17,6 +17,7 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, Completed
 
+from nerflow.orchestration.locks import install_shared_locks
 from nerflow.outputs import watch_outputs
 from nerflow.training.fit import TrainingStopped
 
@@ -42,6 +43,7 @@ def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         _project_messages_at_info()
+        install_shared_locks()
         with watch_outputs() as produced:
             try:
                 result = fn(*args, **kwargs)
@@ -61,6 +63,7 @@ def uncached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         _project_messages_at_info()
+        install_shared_locks()
         return fn(*args, **kwargs)
 
     return cast("Task[P, R]", task(cache_policy=NO_CACHE, **options)(run))
