@@ -14,6 +14,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from nerflow.config import RunConfig, TrackingConfig
+from nerflow.shared import attach as attach_shared_store
 from nerflow.tagging.config import TaggingConfig
 
 
@@ -27,10 +28,13 @@ def tag_tweets(
     tagging: TaggingConfig = TaggingConfig(),  # noqa: B008 - frozen pydantic models are safe defaults
     tracking: TrackingConfig = TrackingConfig(),  # noqa: B008
     work_dir: Path = RunConfig().work_dir,  # noqa: B008
+    shared_dir: str | None = None,
 ) -> dict[str, Any]:
     """Write one `{"text", "spans"}` JSON line per input tweet to `output`; a rerun of the same
-    job reuses the chunks an earlier (killed or failed) run finished."""
+    job reuses the chunks an earlier (killed or failed) run finished, here or, through
+    `shared_dir`, on another machine."""
     work_dir = work_dir.resolve()
+    attach_shared_store(work_dir, shared_dir)
     # One version for the whole run, even if the alias moves while it tags.
     model = resolve_model_task(tracking, tagging.alias)
     tweets = read_tweets_task(input_path.resolve())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nerflow.cli import bench, inference, ingest, registry, serving, train, tune
+from nerflow.cli import bench, inference, ingest, registry, serving, tag, train, tune
 
 app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
@@ -20,6 +20,7 @@ app.command()(registry.promote)
 app.command()(registry.rollback)
 app.command()(inference.predict)
 app.command()(inference.evaluate)
+app.command()(tag.tag)
 app.command()(serving.serve_model)
 app.command()(bench.bench)
 

@@ -20,6 +20,7 @@ from nerflow.tracking.model import log_model
 from nerflow.tracking.registry import register_version
 from nerflow.tracking.store import active_store
 from tests.conftest import CONLL_DIR
+from tests.flows.test_train_ner import _task_states
 
 NAME = "tag-ner"
 #: 50 tweets in chunks of 8: seven chunks, the last of two tweets.
@@ -158,3 +159,20 @@ def test_a_malformed_input_fails_the_run_naming_file_and_line(
     with pytest.raises(ValueError, match=rf"{bad}:3: expected a string"):
         state.result()
     assert not (tmp_path / "work" / "tagged").exists()
+
+
+def test_another_machine_reuses_the_chunks_through_the_shared_dir(
+    tracking: TrackingConfig, tweets_file: Path, tmp_path: Path
+) -> None:
+    shared = str(tmp_path / "shared")
+    first = tag_tweets(tweets_file, tmp_path / "a.jsonl", TAGGING, tracking, tmp_path / "a", shared)
+    state = tag_tweets(
+        tweets_file, tmp_path / "b.jsonl", TAGGING, tracking, tmp_path / "b", shared,
+        return_state=True,
+    )  # fmt: skip
+    second = state.result()
+    assert first["metrics"]["chunks_computed"] == 7
+    assert (second["metrics"]["chunks_computed"], second["metrics"]["chunks_reused"]) == (0, 7)
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    steps = {run.name.rsplit("-", 1)[0]: run.state.name for run in _task_states(state)}
+    assert steps["tag-chunks"] == "Cached"  # a run of reused chunks reads as one in the UI
