@@ -103,6 +103,15 @@ serve: install ## serve the retraining deployment (RETRAIN_CRON, RETRAIN_TZ); ne
 serve-model: install ## serve the registry's champion over HTTP on 127.0.0.1:5001 (MODEL=..., MODEL_PORT=...)
 	$(VENV)/bin/nerflow serve-model --model "$(MODEL)" --port $(MODEL_PORT)
 
+# make tag TWEETS=tweets.txt SPANS=tweets.spans.jsonl [TAG_ARGS="--chunk-size 500"]
+TWEETS ?=
+SPANS ?=
+TAG_ARGS ?=
+.PHONY: tag
+tag: install ## tag raw tweets with the champion: TWEETS=file-or-folder SPANS=out.jsonl (resumes)
+	@test -n "$(TWEETS)" -a -n "$(SPANS)" || { echo "usage: make tag TWEETS=tweets.txt SPANS=tweets.spans.jsonl" >&2; exit 2; }
+	$(VENV)/bin/nerflow tag "$(TWEETS)" --output "$(SPANS)" $(TAG_ARGS)
+
 deploy: install ## register prefect.yaml's process-pool deployment (pool nerflow-process); needs make server
 	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/prefect work-pool create nerflow-process --type process --overwrite
 	PREFECT_API_URL=$(PREFECT_API) $(VENV)/bin/prefect --no-prompt deploy --name nightly-retrain-process
