@@ -107,7 +107,8 @@ def test_prefect_yaml_states_the_code_deployment_and_no_default_twice() -> None:
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text("utf-8"))
     defaults = RunConfig().model_dump(mode="json")
-    retraining = [e for e in spec["deployments"] if e["entrypoint"].startswith("flows/train_ner")]
+    retraining = [e for e in spec["deployments"] if "schedules" in e]
+    assert {e["entrypoint"] for e in retraining} == {"flows/train_ner.py:train_ner"}
     assert len(retraining) == 3
     for entry in retraining:
         assert entry["tags"] == list(TAGS)
@@ -125,6 +126,17 @@ def test_prefect_yaml_states_the_code_deployment_and_no_default_twice() -> None:
             == value
         ]
         assert not restated, f"{entry['name']} restates defaults: {restated}"
+
+
+def test_prefect_yaml_trains_on_demand_without_a_schedule_or_a_limit() -> None:
+    """train-process: runs of different configs side by side on a pool, none by a clock."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text("utf-8"))
+    [entry] = [e for e in spec["deployments"] if e["name"] == "train-process"]
+    assert entry["entrypoint"] == "flows/train_ner.py:train_ner"
+    assert "schedules" not in entry and "concurrency_limit" not in entry
+    RunConfig.model_validate(entry["parameters"])
 
 
 def test_prefect_yaml_tunes_without_a_schedule_or_a_limit() -> None:
