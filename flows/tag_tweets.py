@@ -37,9 +37,10 @@ def tag_tweets(
     attach_shared_store(work_dir, shared_dir)
     # One version for the whole run, even if the alias moves while it tags.
     model = resolve_model_task(tracking, tagging.alias)
-    tweets = read_tweets_task(input_path.resolve())
+    input_path, output = input_path.resolve(), output.resolve()
+    tweets = read_tweets_task(input_path, output)
     chunks = tag_chunks_task(tweets, model, tagging, work_dir)
-    written = write_spans_task(chunks, output.resolve())
+    written = write_spans_task(chunks, output)
     return log_tagging_task(
         tweets, model, tagging, chunks, written, tracking.experiment, flow_run.get_id()
     )

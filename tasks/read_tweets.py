@@ -6,14 +6,15 @@ import logging
 from pathlib import Path
 
 from nerflow.orchestration.caching import uncached_task
-from nerflow.tagging.tweets import TweetInput, read_input
+from nerflow.tagging.tweets import TweetInput, check_output, read_input
 
 logger = logging.getLogger(__name__)
 
 
-def read_tweets(input_path: Path) -> TweetInput:
-    """The input's files, tweet count and digest; a line that cannot be read stops the run
-    here, naming its file and line."""
+def read_tweets(input_path: Path, output: Path) -> TweetInput:
+    """The input's files, tweet count and digest; a line that cannot be read (or an output
+    that would overwrite or join the input) stops the run here, naming its file and line."""
+    check_output(input_path, output)
     tweets, _ = read_input(input_path)
     logger.info(
         "%s: %d tweets in %d file(s), digest %s", input_path, tweets.tweets, len(tweets.files),

@@ -88,6 +88,15 @@ def read_input(path: Path) -> tuple[TweetInput, list[str]]:
     return TweetInput(path, tuple(files), len(texts), tweets_digest(texts)), texts
 
 
+def check_output(path: Path, output: Path) -> None:
+    """Refuse an output that is the input file, or a tweet file in the input folder (the next
+    run would read it as input)."""
+    path, output = path.resolve(), output.resolve()
+    inside = path.is_dir() and output.parent == path and output.suffix in FOLDER_SUFFIXES
+    if output == path or inside:
+        raise ValueError(f"output {output} would be part of the input {path}: write it elsewhere")
+
+
 def tweets_digest(texts: list[str]) -> str:
     """SHA-256 of the texts in order (each length-prefixed, so no two lists share one)."""
     digest = hashlib.sha256()

@@ -9,6 +9,7 @@ import pytest
 
 from nerflow.tagging.tweets import (
     TweetFormatError,
+    check_output,
     chunk_bounds,
     input_files,
     read_input,
@@ -89,3 +90,15 @@ def test_chunks_cover_every_tweet_once_in_order() -> None:
     assert chunk_bounds(0, 8) == []
     with pytest.raises(ValueError, match="at least 1"):
         chunk_bounds(5, 0)
+
+
+def test_an_output_that_would_overwrite_or_join_the_input_is_refused(tmp_path: Path) -> None:
+    tweets = tmp_path / "tweets.txt"
+    tweets.write_text("a\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="would be part of the input"):
+        check_output(tweets, tweets)
+    with pytest.raises(ValueError, match="would be part of the input"):
+        check_output(tmp_path, tmp_path / "tagged.jsonl")  # the next run would read it
+    check_output(tmp_path, tmp_path / "tagged.json")  # not a tweet file: left alone
+    check_output(tmp_path, tmp_path / "out" / "tagged.jsonl")
+    check_output(tweets, tmp_path / "tagged.jsonl")
