@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -48,11 +50,25 @@ def stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
     process.wait(timeout=10)
 
 
+def as_user(name: str | None) -> dict[str, Any]:
+    """Popen arguments that run the child as user `name` (only root may): its uid, its primary
+    group and no other groups (else it keeps root's supplementary groups). None: as this user."""
+    if name is None:
+        return {}
+    entry = pwd.getpwnam(name)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 @contextmanager
 def running(
-    command: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path | None = None
+    command: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    cwd: Path | None = None,
+    user: str | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` in its own process group, output to `log`; stop it (and its children) after."""
+    """Run `command` in its own process group (as `user` if given), output to `log`; stop it
+    (and its children) after."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -62,6 +78,7 @@ def running(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            **as_user(user),
         )
         try:
             yield process

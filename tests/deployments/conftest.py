@@ -1,55 +1,76 @@
-"""A real `prefect server` (with its scheduler) on a free loopback port and a temporary database."""
+"""Real servers for the deployment tests, each on a free loopback port: a `prefect server` (with
+its scheduler) and an `mlflow server` on SQLite, and the same two on a PostgreSQL cluster that
+the whole session shares (a fresh database per server).
+
+Another module reuses them by naming the fixtures; each fixture yields a small dataclass
+(URLs, client environment, log paths) from tests/servers.py or tests/postgres.py.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.processes import LOOPBACK, free_port, running, wait_http_ok
-
-PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-@dataclass(frozen=True)
-class PrefectServer:
-    """Where the test server listens, and the environment its clients need."""
-
-    api_url: str
-    client_env: dict[str, str]
-    root: Path
+from tests.conftest import require
+from tests.postgres import Postgres, postgres_bin, running_postgres
+from tests.servers import (
+    MlflowServer,
+    PrefectServer,
+    running_mlflow_server,
+    running_prefect_server,
+)
 
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """`prefect server start` on 127.0.0.1, its home and SQLite database under a temp folder."""
-    root = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    api_url = f"http://{LOOPBACK}:{port}/api"
-    # Nothing from this process's Prefect or MLflow settings (a flow run exports the latter).
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
-    server_env = {
-        **base,
-        "PREFECT_HOME": str(root / "server-home"),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{root / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-    }
-    client_env = {
-        **base,
-        "PREFECT_HOME": str(root / "client-home"),
-        "PREFECT_API_URL": api_url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # Poll every 2 s instead of 10-15 s: the test waits on these loops.
-        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
-        "PREFECT_WORKER_QUERY_SECONDS": "2",
-    }
-    log = root / "server.log"
-    command = [PREFECT, "server", "start", "--host", LOOPBACK, "--port", str(port), "--no-ui"]
-    with running(command, server_env, log) as server:
-        wait_http_ok(f"{api_url}/health", server, log)
-        yield PrefectServer(api_url, client_env, root)
+    """A Prefect server on SQLite in a temporary folder."""
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """An MLflow server on SQLite, artifacts proxied into a temporary folder."""
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throwaway PostgreSQL cluster for the session (skips, saying why, where not installed)."""
+    bin_dir = postgres_bin()
+    require(
+        bin_dir is not None,
+        "needs Debian's postgresql (/usr/lib/postgresql/NN/bin; as root: make postgres)",
+    )
+    assert bin_dir is not None
+    with running_postgres(bin_dir) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def postgres_prefect_server(
+    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrefectServer]:
+    """A Prefect server whose database is a fresh PostgreSQL database (driver asyncpg)."""
+    root = tmp_path_factory.mktemp("prefect-postgres")
+    database = postgres.create_database(_database_name(root.name))
+    with running_prefect_server(root, postgres.url(database, driver="asyncpg")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def postgres_mlflow_server(
+    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MlflowServer]:
+    """An MLflow server whose backend store and registry are a fresh PostgreSQL database."""
+    root = tmp_path_factory.mktemp("mlflow-postgres")
+    database = postgres.create_database(_database_name(root.name))
+    with running_mlflow_server(root, postgres.url(database, driver="psycopg")) as server:
+        yield server
+
+
+def _database_name(folder: str) -> str:
+    # tmp_path_factory numbers its folders (prefect-postgres0, ...): unique in the session.
+    return folder.replace("-", "_")

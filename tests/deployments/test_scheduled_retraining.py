@@ -44,8 +44,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from nerflow.config import RunConfig
 from tests.conftest import CONLL_DIR, tiny_run_config
-from tests.deployments.conftest import PREFECT, PrefectServer
 from tests.processes import log_tail, running
+from tests.servers import PREFECT, PrefectServer
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -22,7 +22,6 @@ from prefect.exceptions import ObjectNotFound
 from nerflow.corpus.incoming import ingest
 from nerflow.tracking.registry import list_versions
 from tests.conftest import require, tiny_run_config
-from tests.deployments.conftest import PrefectServer
 from tests.deployments.test_scheduled_retraining import (
     SERVE,
     completed_scheduled_run,
@@ -31,6 +30,7 @@ from tests.deployments.test_scheduled_retraining import (
     wait_for,
 )
 from tests.processes import running
+from tests.servers import PrefectServer
 
 INTERVAL_S = 10
 SECTION_TWEETS = {"a": 1000, "b": 2000, "e": 200, "g": 2138}

@@ -21,6 +21,7 @@ from nerflow.flows.train_ner import train_ner
 from nerflow.reporting.summary import format_summary
 from tests.conftest import browser_binaries, tiny_run_config
 from tests.processes import LOOPBACK, free_port, running, wait_http_ok
+from tests.servers import drain_prefect_workers
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 
@@ -93,7 +94,7 @@ def tiny_run(
             config = tiny_run_config(tiny_model_dir, uri, "ui-test", "ui-ner", root / "work")
             state = train_ner(**dict(config), return_state=True)
             summary = state.result()
-            _drain_prefect_workers()
+            drain_prefect_workers()
     finally:
         os.environ.pop("NERFLOW_MLFLOW_UI")
     return {
@@ -141,30 +142,6 @@ def wait_for_text(driver, *texts: str, timeout: float = 60) -> str:
         time.sleep(0.5)
     driver.save_screenshot(str(SHOTS / "failure.png"))
     raise AssertionError(f"page never showed {texts}; it shows: {body[:600]!r}")
-
-
-def _drain_prefect_workers() -> None:
-    """Send this process's queued logs and events to the server now, as Prefect's own test
-    harness does before it stops: else they stay queued for a server that is gone, and the
-    next module's harness inherits them (and blocks on them)."""
-    import inspect
-
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    async def drain() -> None:
-        try:
-            result = APILogWorker.instance().drain()
-            if inspect.isawaitable(result):
-                await result
-        except RuntimeError:  # never started
-            pass
-        result = EventsWorker.drain_all()
-        if inspect.isawaitable(result):
-            await result
-
-    run_coro_as_sync(drain())
 
 
 def test_the_printed_links_open_the_right_pages(tiny_run: dict) -> None:
