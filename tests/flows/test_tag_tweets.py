@@ -22,6 +22,8 @@ from nerflow.tracking.store import active_store
 from tests.conftest import CONLL_DIR
 from tests.flows.test_train_ner import _task_states
 
+#: Spans keep 4 decimals of score; batches padded differently may round the last apart.
+ROUNDING = 1.5e-4
 NAME = "tag-ner"
 #: 50 tweets in chunks of 8: seven chunks, the last of two tweets.
 TAGGING = TaggingConfig(chunk_size=8, batch_size=4, max_length=32, precision="fp32")
@@ -91,7 +93,7 @@ def test_tweets_are_tagged_as_the_predict_path_tags_them_in_input_order(
     assert [row["text"] for row in rows] == texts
     for row, spans in zip(rows, expected, strict=True):
         assert row["spans"] == [
-            {**span.as_dict(), "score": pytest.approx(span.score, abs=1e-5)} for span in spans
+            {**span.as_dict(), "score": pytest.approx(span.score, abs=ROUNDING)} for span in spans
         ]
     assert rows[5] == {"text": "", "spans": []}
     assert sum(len(row["spans"]) for row in rows) > 0  # a real comparison, not of empty lists

@@ -20,6 +20,8 @@ from nerflow.tagging.chunks import (
 )
 from nerflow.tagging.tweets import chunk_bounds
 
+#: Spans keep 4 decimals of score; batches padded differently may round the last apart.
+ROUNDING = 1.5e-4
 TEXTS = [f"tweet {i} from Paris about Tim Cook" + " and more" * (i % 5) for i in range(20)]
 
 
@@ -54,7 +56,7 @@ def test_chunks_hold_the_predict_paths_spans_in_input_order(
     assert [row["text"] for row in rows] == TEXTS
     for row, spans in zip(rows, expected, strict=True):
         assert row["spans"] == [
-            {**span.as_dict(), "score": pytest.approx(span.score, abs=1e-5)} for span in spans
+            {**span.as_dict(), "score": pytest.approx(span.score, abs=ROUNDING)} for span in spans
         ]
     assert [chunk_counts(chunk)["tweets"] for chunk in done.chunks] == [6, 6, 6, 2]
 
