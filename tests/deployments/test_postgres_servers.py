@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import mlflow
+import psutil
 import pytest
 from mlflow import MlflowClient
 from nerflow.flows.train_ner import train_ner
@@ -18,11 +19,33 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.conftest import tiny_run_config
-from tests.postgres import Postgres
+from tests.postgres import Postgres, postgres_bin
 from tests.processes import log_tail
 from tests.servers import MlflowServer, PrefectServer, drain_prefect_workers
 
 MODEL = "pg-ner"
+
+
+def test_the_cluster_runs_unprivileged_and_each_database_name_once(postgres: Postgres) -> None:
+    from psycopg.errors import DuplicateDatabase
+
+    pid = postgres.scalar("postgres", "SELECT pg_backend_pid()")
+    assert isinstance(pid, int) and psutil.Process(pid).uids().real != 0, "runs as root"
+    name = postgres.create_database("once")
+    with pytest.raises(DuplicateDatabase):
+        postgres.create_database(name)
+
+
+def test_the_newest_complete_install_is_found_and_a_broken_one_is_not(tmp_path: Path) -> None:
+    for version, files in (("9", ["initdb", "postgres"]), ("15", ["initdb", "postgres"])):
+        for name in files:
+            (tmp_path / version / "bin").mkdir(parents=True, exist_ok=True)
+            (tmp_path / version / "bin" / name).touch()
+    assert postgres_bin(tmp_path) == tmp_path / "15" / "bin"  # by number, not by name
+    (tmp_path / "16" / "bin").mkdir(parents=True)
+    (tmp_path / "16" / "bin" / "initdb").touch()  # half installed: no server beside it
+    assert postgres_bin(tmp_path) == tmp_path / "15" / "bin"
+    assert postgres_bin(tmp_path / "nothing") is None
 
 
 @pytest.fixture(scope="module")
