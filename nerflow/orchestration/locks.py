@@ -19,7 +19,8 @@ from nerflow.locking import use_shared_locks
 
 logger = logging.getLogger(__name__)
 
-#: How long a slot outlives its holder's last renewal (the holder renews well before).
+#: How long a slot outlives its holder's last renewal (the holder renews well before); 60 s
+#: is the least the server accepts.
 LEASE_SECONDS = 60.0
 
 
