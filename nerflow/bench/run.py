@@ -17,14 +17,15 @@ import multiprocessing
 import resource
 import statistics
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
+import traceback
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from nerflow.bench.common import SEED, TRAIN_VARIANTS, BenchPlan, TrainVariant
 from nerflow.bench.flow import bench_flow
 from nerflow.bench.inference import bench_inference
-from nerflow.bench.seed import bench_tokenize, bench_train_rounds
+from nerflow.bench.seed import bench_tokenize, bench_train_rounds, receive
 
 NO_NATIVE_BF16 = (
     "no native bf16 here (on a CPU: AVX512-BF16, AMX or Arm BF16): autocast would emulate "
@@ -230,15 +231,35 @@ def _tweets_per_s(counts: dict[str, float]) -> float:
 
 
 def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
-    """Run one measurement in a fresh process; its peak RSS is reported with its results."""
-    # An executor lets the worker exit normally (a Pool's exit kills it), so what its
-    # imports hold (joblib's semaphores) is released instead of reported as leaked.
+    """Run one measurement in a fresh process; its peak RSS is reported with its results.
+
+    The process returns normally (so what its imports hold, joblib's semaphores, is released
+    rather than reported as leaked), and is ended if this one is interrupted (Ctrl-C, or
+    SIGTERM through `exit_on_sigterm`) instead of being left running.
+    """
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
-        return dict(executor.submit(_measured, fn, *args).result())
+    name = fn.__name__.removeprefix("bench_")
+    mine, theirs = context.Pipe()
+    process = context.Process(target=_measured, args=(theirs, fn, *args), name=f"bench-{name}")
+    process.start()
+    theirs.close()
+    try:
+        result = receive((process, mine), name, "result")
+        process.join()
+        return result
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join()
+        mine.close()
 
 
-def _measured(fn: Any, *args: Any) -> dict[str, Any]:
-    result = fn(*args)
-    result.setdefault("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return dict(result)
+def _measured(conn: Connection, fn: Any, *args: Any) -> None:
+    try:
+        result = fn(*args)
+        result.setdefault("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        conn.send(("result", dict(result)))
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()

@@ -116,7 +116,7 @@ def bench_train_rounds(
             theirs.close()
             workers[variant.name] = (process, mine)
         for name in workers:
-            _receive(workers[name], name, "ready")
+            receive(workers[name], name, "ready")
         names = [v.name for v in variants]
         order, measured = [], []
         for index in range(plan.rounds):
@@ -124,7 +124,7 @@ def bench_train_rounds(
             this_round = {}
             for name in order[-1]:
                 workers[name][1].send("go")
-                this_round[name] = _receive(workers[name], name, "round")
+                this_round[name] = receive(workers[name], name, "round")
             measured.append(this_round)
         for worker, _ in workers.values():
             worker.join()
@@ -137,19 +137,21 @@ def bench_train_rounds(
     return {"round_order": order, "rounds": measured}
 
 
-def _receive(worker: tuple[BaseProcess, Connection], name: str, expected: str) -> dict[str, Any]:
+def receive(worker: tuple[BaseProcess, Connection], name: str, expected: str) -> dict[str, Any]:
+    """The next message from a benchmark process, which must be `expected`; its failure or
+    unexpected end raised here as one error that names it."""
     process, conn = worker
     try:
         kind, payload = conn.recv()
     except EOFError:
         process.join()
         raise RuntimeError(
-            f"the {name} training process ended unexpectedly (exit code {process.exitcode})"
+            f"the benchmark's {name} process ended unexpectedly (exit code {process.exitcode})"
         ) from None
     if kind == "error":
-        raise RuntimeError(f"the {name} training process failed:\n{payload}")
+        raise RuntimeError(f"the benchmark's {name} process failed:\n{payload}")
     if kind != expected:
-        raise RuntimeError(f"the {name} training process sent {kind!r}, expected {expected!r}")
+        raise RuntimeError(f"the benchmark's {name} process sent {kind!r}, expected {expected!r}")
     return dict(payload)
 
 

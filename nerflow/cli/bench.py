@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nerflow.cli.options import fail
+from nerflow.cli.options import exit_on_sigterm, fail
 from nerflow.config import btc_dir_from_env
 from nerflow.orchestration.settings import apply_prefect_defaults
 
@@ -28,6 +28,7 @@ def bench(
     ] = None,
 ) -> None:
     """Measure the seed notebook's pipeline against nerflow's and print the ratios."""
+    exit_on_sigterm()  # a `kill` stops the measuring processes too
     if gpu:
         from nerflow.bench.gpu import gpu_benchmark
 

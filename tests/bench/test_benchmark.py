@@ -205,3 +205,38 @@ def test_markdown_marks_targets_met_and_missed() -> None:
     assert "| nerflow, bf16 | bf16 | skipped: no native bf16" in table
     assert "| 2.0 (batched, bfloat16) | 1.5 (batched, fp32) |" in table
     assert "0.7000 in fp32, 0.6997 in bfloat16" in table
+
+
+@pytest.mark.slow
+def test_a_terminated_benchmark_stops_its_measuring_processes(
+    tmp_path: Path, btc_dir: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    log = tmp_path / "bench.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nerflow.cli", "bench", "--quick",
+             "--data-dir", str(btc_dir), "--out", str(tmp_path / "out")],
+            cwd=tmp_path, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    # Wait for the first measuring process (tokenizing, then the training variants).
+    deadline = time.monotonic() + 120
+    children: list[psutil.Process] = []
+    while not any("spawn_main" in " ".join(c.cmdline()) for c in children):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+        children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    _, alive = psutil.wait_procs(children, timeout=30)
+    for leftover in alive:
+        leftover.kill()
+    assert not alive, [p.cmdline() for p in alive]
+    assert not (tmp_path / "out" / "benchmark.json").exists()
