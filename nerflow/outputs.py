@@ -234,7 +234,11 @@ def produce(folder: Path, build: Callable[[Path], None]) -> Path:
                     reused = False
                     with atomic_dir(folder, folder.name, time.perf_counter()) as scratch:
                         build(scratch)
-    if store is not None:
+                    # Published before the lock is let go: a machine waiting on it then
+                    # finds the folder in the store instead of building it again.
+                    if store is not None:
+                        store.upload(folder, relative, FINGERPRINT_FILE)
+    elif store is not None:
         _publish(store, folder, relative)
     if (produced := _produced.get()) is not None:
         produced.append(StepOutput(folder, reused))
@@ -242,8 +246,8 @@ def produce(folder: Path, build: Callable[[Path], None]) -> Path:
 
 
 def _publish(store: SharedStore, folder: Path, relative: str) -> None:
-    """Put `folder` in the store unless it is there; under the lock, so that two machines
-    never interleave the files of their two (equivalent, not byte-equal) builds."""
+    """Put a folder found here in the store unless it is there; under the lock, so that two
+    machines never interleave the files of their two (equivalent, not byte-equal) builds."""
     if store.is_finished(relative, FINGERPRINT_FILE):
         return
     with output_lock(folder, shared=True):
