@@ -165,8 +165,8 @@ class TrainingConfig(_Config):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """auto | cpu | cuda"""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    """auto (CUDA: bf16, else fp16; CPU: fp32) | fp32 | bf16 (mixed; on a CPU fast only with
-    native bf16: AVX512-BF16, AMX) | fp16 (CUDA only)"""
+    """auto (CUDA: bf16, else fp16; CPU: mixed bf16 where it computes bf16 natively, with
+    AVX512-BF16, AMX or Arm BF16, else fp32) | fp32 | bf16 (mixed) | fp16 (CUDA only)"""
     processes: int = Field(default=1, ge=1)
     """data-parallel processes, one per GPU, launched with torchrun
     (batch_size stays the global batch; max_tokens_per_batch is per process)"""

@@ -222,3 +222,14 @@ def test_training_precision_per_device() -> None:
         training_precision("cpu", "fp16")
     with pytest.raises(ValueError, match="precision 'int8'"):
         training_precision("cpu", "int8")
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_trains_in_bf16_only_on_a_cpu_that_computes_it_natively(
+    monkeypatch: pytest.MonkeyPatch, native: bool, expected: str
+) -> None:
+    from nerflow.inference import device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    assert device.training_precision("cpu", "auto") == expected
+    assert device.training_precision("cpu", "fp32") == "fp32"  # asked for: as asked
