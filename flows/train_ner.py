@@ -34,8 +34,8 @@ def train_ner(
 ) -> dict[str, Any]:
     """Run every step; cached steps are skipped when their inputs' content is unchanged."""
     work_dir = work_dir.resolve()
-    attach_shared_store(work_dir, shared_dir)
     check_run_task(data, model, tracking)
+    attach_shared_store(work_dir, shared_dir)
     dataset_dir = download_dataset_task(data, work_dir)
     tokenized_dir = tokenize_dataset_task(dataset_dir, model, data, work_dir)
     # The champion on this data, before anything new is trained: the fair baseline for the

@@ -36,8 +36,8 @@ def tune_ner(
 ) -> dict[str, Any]:
     """Run the study's trials (resuming it), then train-ner on the best trial's settings."""
     work_dir = work_dir.resolve()
-    attach_shared_store(work_dir, shared_dir)
     check_run_task(data, model, tracking)
+    attach_shared_store(work_dir, shared_dir)
     dataset_dir = download_dataset_task(data, work_dir)
     study = open_study_task(tune, tracking, data, model, training)
     # Each trial runs the same cached steps as train-ner: a repeated trial is a cache hit.

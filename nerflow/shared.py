@@ -26,13 +26,13 @@ STORE_FILE = "SHARED_STORE"
 
 def attach(work_dir: Path, shared_dir: str | None) -> None:
     """Record `shared_dir` (None: none) as the store of `work_dir`, for every step to read."""
-    work_dir.mkdir(parents=True, exist_ok=True)
     record = work_dir / STORE_FILE
     if shared_dir is None:
-        record.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)  # creates nothing: a refused run leaves no work dir
         return
     store = SharedStore(shared_dir)
     store.check()
+    work_dir.mkdir(parents=True, exist_ok=True)
     if not record.is_file() or record.read_text(encoding="utf-8").strip() != store.url:
         scratch = record.with_name(f".{STORE_FILE}.tmp")
         scratch.write_text(store.url + "\n", encoding="utf-8")

@@ -80,6 +80,8 @@ def test_detaching_a_work_dir_stops_sharing(tmp_path: Path) -> None:
     assert not (first / STORE_FILE).exists()
     produce(first / "models" / "k2", _build([], "local"))
     assert not (tmp_path / "store" / "models" / "k2").exists()
+    attach(tmp_path / "never-used", None)  # a run refused before any work leaves nothing
+    assert not (tmp_path / "never-used").exists()
 
 
 def test_a_store_that_cannot_be_used_is_named_before_any_step(tmp_path: Path) -> None:
