@@ -55,6 +55,9 @@ def running_prefect_server(root: Path, database_url: str | None = None) -> Itera
         "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_UI_ENABLED": "false",
+        # Expired concurrency leases are swept every 5 s instead of 15: the lock test waits
+        # for a killed holder's lease to run out.
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5",
     }
     client_env = {
         **clean_env(),
