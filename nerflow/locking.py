@@ -21,17 +21,16 @@ WAIT_REPORT_SECONDS = 60.0
 #: orchestration layer when there is such a thing (a configured Prefect server).
 SharedLocks = Callable[[str, str, float | None], AbstractContextManager[None]]
 _shared_locks: SharedLocks | None = None
+_shared_active: Callable[[], bool] = bool
 
 
-def use_shared_locks(factory: SharedLocks | None) -> None:
-    """Take cross-machine locks from `factory` from now on (None: this machine's file locks)."""
-    global _shared_locks
-    _shared_locks = factory
-
-
-def has_shared_locks() -> bool:
-    """True when `named_lock` spans machines."""
-    return _shared_locks is not None
+def use_shared_locks(
+    factory: SharedLocks | None, active: Callable[[], bool] = lambda: True
+) -> None:
+    """Take cross-machine locks from `factory` whenever `active()` says so at the time of
+    locking (None: this machine's file locks only)."""
+    global _shared_locks, _shared_active
+    _shared_locks, _shared_active = factory, active
 
 
 @contextmanager
@@ -40,7 +39,7 @@ def named_lock(
 ) -> Iterator[None]:
     """Hold lock `name` across machines where shared locks are installed (and `shared`),
     else the file lock at `path`, which only processes on this machine see."""
-    if shared and _shared_locks is not None:
+    if shared and _shared_locks is not None and _shared_active():
         with _shared_locks(name, what, timeout):
             yield
     else:

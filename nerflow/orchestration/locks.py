@@ -32,8 +32,9 @@ def server_configured() -> bool:
 
 
 def install_shared_locks() -> None:
-    """Use global concurrency limits for `nerflow.locking.named_lock` if a server is configured."""
-    use_shared_locks(concurrency_slot if server_configured() else None)
+    """Make `nerflow.locking.named_lock` a global concurrency limit whenever a server is
+    configured at the time of locking (decided per lock: settings can change in a process)."""
+    use_shared_locks(concurrency_slot, active=server_configured)
 
 
 @contextmanager
