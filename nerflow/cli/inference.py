@@ -11,6 +11,7 @@ import typer
 
 from nerflow.cli.options import TrackingUri, fail
 from nerflow.config import DataConfig, TrackingConfig
+from nerflow.tagging.tweets import read_tweet_file
 
 DEFAULT_MODEL = f"models:/{TrackingConfig().registered_model}@champion"
 DEFAULT_MAX_LENGTH = DataConfig().max_length
@@ -20,40 +21,6 @@ PRECISION_HELP = "auto | fp32 | bf16 | fp16 (auto: bf16 where the hardware compu
 def _require_choice(option: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         fail(f"{option} {value!r}: use {', '.join(choices)}")
-
-
-def read_texts(path: Path) -> list[str]:
-    """One text per line, or JSON lines (a string or an object with "text") for .jsonl.
-
-    Lines end at "\\n" only (a "\\r" before it is dropped): Unicode line separators inside a
-    text stay in it, so output ids match line numbers.
-    """
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from exc
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline that ends the last line
-    if path.suffix not in {".jsonl", ".ndjson"}:
-        return lines
-    texts: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            texts.append("")
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-        value = item.get("text") if isinstance(item, dict) else item
-        if not isinstance(value, str):
-            raise ValueError(f'{path}:{number}: expected a string or {{"text": ...}}')
-        texts.append(value)
-    return texts
 
 
 def predict(
@@ -80,7 +47,7 @@ def predict(
     _require_choice("--aggregation", aggregation, get_args(Aggregation))
     _require_choice("--precision", precision, PRECISIONS)
     try:
-        inputs = list(texts or []) + (read_texts(input_file) if input_file else [])
+        inputs = list(texts or []) + (read_tweet_file(input_file) if input_file else [])
         if not inputs:
             raise ValueError("nothing to predict: give texts or --input FILE")
         weights, tokenizer = fetch_model(model, tracking_uri)

@@ -232,7 +232,7 @@ def test_predict_names_a_binary_input_file(classifier_dir: Path, tmp_path: Path)
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\x00")
     result = runner.invoke(app, ["predict", "--model", str(classifier_dir), "--input", str(binary)])
     assert result.exit_code == 1
-    assert f"{binary}: not UTF-8 text (byte 0x89 at offset 0)" in result.output
+    assert f"{binary}:1: not UTF-8 (byte 0x89 at offset 0)" in result.output
 
 
 def test_commands_against_a_dead_tracking_server_fail_in_seconds() -> None:
