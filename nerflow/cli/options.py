@@ -7,6 +7,8 @@ option's type, help text and shown default come from the field in `nerflow.confi
 from __future__ import annotations
 
 import inspect
+import json
+import logging
 import os
 import re
 import signal
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from nerflow.config import RunConfig
+from nerflow.orchestration.settings import apply_prefect_defaults
 
 #: `{"data": {"max_length": 64}}`: only the options a user gave, by config section.
 Overrides = dict[str, dict[str, Any]]
@@ -137,6 +140,29 @@ def fail(exc: Exception | str, code: int = 1) -> NoReturn:
     """Print one error line and exit non-zero."""
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code)
+
+
+def start_flow_command() -> None:
+    """What a command that runs a flow does first: Prefect's defaults (before Prefect is
+    imported), nerflow's progress messages at INFO (not httpx chatter), and SIGTERM."""
+    apply_prefect_defaults()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nerflow").setLevel(logging.INFO)
+    exit_on_sigterm()
+
+
+def finish_flow_command(
+    state: Any, render: Callable[[dict[str, Any]], str], json_out: Path | None
+) -> None:
+    """Print the flow run's result through `render` (and write it as JSON to `json_out`), or
+    its cause as one error line and exit 1."""
+    if not state.is_completed():
+        cause = state.result(raise_on_failure=False)
+        fail(cause if isinstance(cause, Exception) else str(state.message or state.name))
+    result: dict[str, Any] = state.result()
+    typer.echo(render(result))
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
 
 
 def exit_on_sigterm() -> None:

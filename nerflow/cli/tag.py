@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -17,11 +15,10 @@ from nerflow.cli.options import (
     ConfigOption,
     Overrides,
     config_or_exit,
-    exit_on_sigterm,
-    fail,
+    finish_flow_command,
+    start_flow_command,
     with_config_options,
 )
-from nerflow.orchestration.settings import apply_prefect_defaults
 from nerflow.tagging.config import TaggingConfig
 
 #: The run-config fields `nerflow tag` takes as options (the model, the store, the cache).
@@ -77,23 +74,14 @@ def tag(
     except ValidationError as exc:
         typer.echo(f"invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from exc
-    apply_prefect_defaults()
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("nerflow").setLevel(logging.INFO)
+    start_flow_command()  # on SIGTERM the chunks already tagged stay for the next run
     from nerflow.flows.tag_tweets import tag_tweets
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
     from nerflow.tagging.output import format_tagging
 
-    exit_on_sigterm()  # the chunks already tagged stay for the next run
     with tracebacks_to_run_logs_only():
         state = tag_tweets(
             input_path, output, tagging, run.tracking, run.work_dir, run.shared_dir,
             return_state=True,
         )  # fmt: skip
-    if not state.is_completed():
-        cause = state.result(raise_on_failure=False)
-        fail(cause if isinstance(cause, Exception) else str(state.message or state.name))
-    summary: dict[str, Any] = cast("dict[str, Any]", state.result())
-    typer.echo("\n" + format_tagging(summary))
-    if json_out is not None:
-        json_out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    finish_flow_command(state, lambda summary: "\n" + format_tagging(summary), json_out)

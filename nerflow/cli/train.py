@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import typer
 
@@ -15,8 +13,9 @@ from nerflow.cli.options import (
     ConfigOption,
     Overrides,
     config_or_exit,
-    exit_on_sigterm,
     fail,
+    finish_flow_command,
+    start_flow_command,
     with_config_options,
 )
 from nerflow.deployments.retrain import DEFAULT_CRON, DEFAULT_TIMEZONE, DEPLOYMENT_NAME
@@ -69,14 +68,11 @@ def train(
 ) -> None:
     """Run the training flow and print validation/test entity scores and the registered version."""
     run = config_or_exit(config, overrides)
-    apply_prefect_defaults()
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("nerflow").setLevel(logging.INFO)  # our steps' progress, not httpx chatter
+    start_flow_command()
     from nerflow.flows.train_ner import train_ner
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
     from nerflow.reporting.summary import format_summary
 
-    exit_on_sigterm()
     with tracebacks_to_run_logs_only():
         state = train_ner(
             data=run.data,
@@ -87,13 +83,7 @@ def train(
             shared_dir=run.shared_dir,
             return_state=True,
         )
-    if not state.is_completed():
-        cause = state.result(raise_on_failure=False)
-        fail(cause if isinstance(cause, Exception) else str(state.message or state.name))
-    summary: dict[str, Any] = cast("dict[str, Any]", state.result())
-    typer.echo("\n" + format_summary(summary))
-    if json_out is not None:
-        json_out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    finish_flow_command(state, lambda summary: "\n" + format_summary(summary), json_out)
 
 
 @with_config_options(SERVE_OPTIONS)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 
@@ -13,12 +11,11 @@ from nerflow.cli.options import (
     ConfigFile,
     Overrides,
     config_or_exit,
-    exit_on_sigterm,
-    fail,
+    finish_flow_command,
+    start_flow_command,
     with_config_options,
 )
 from nerflow.cli.train import TRAIN_OPTIONS
-from nerflow.orchestration.settings import apply_prefect_defaults
 
 
 @with_config_options(TRAIN_OPTIONS)
@@ -55,25 +52,16 @@ def tune(
     except ValueError as exc:
         typer.echo(f"invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from exc
-    apply_prefect_defaults()
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("nerflow").setLevel(logging.INFO)
+    start_flow_command()
     from nerflow.flows.tune_ner import tune_ner
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
 
-    exit_on_sigterm()
     with tracebacks_to_run_logs_only():
         state = tune_ner(
             data=run.data, model=run.model, training=run.training, tracking=run.tracking,
             tune=settings, work_dir=run.work_dir, shared_dir=run.shared_dir, return_state=True,
         )  # fmt: skip
-    if not state.is_completed():
-        cause = state.result(raise_on_failure=False)
-        fail(cause if isinstance(cause, Exception) else str(state.message or state.name))
-    result: dict[str, Any] = cast("dict[str, Any]", state.result())
-    typer.echo(format_result(result))
-    if json_out is not None:
-        json_out.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    finish_flow_command(state, format_result, json_out)
 
 
 def format_result(result: dict[str, Any]) -> str:
