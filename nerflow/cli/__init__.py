@@ -5,12 +5,22 @@ from __future__ import annotations
 import typer
 
 from nerflow.cli import bench, inference, ingest, registry, serving, tag, train, tune
+from nerflow.orchestration.locks import install_shared_locks
 
 app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _every_command() -> None:
+    # Registry writes outside a flow (promote, rollback) take the same lock as the flows: a
+    # Prefect server's global concurrency limit where one is configured, else a file lock.
+    install_shared_locks()
+
+
 app.command()(train.train)
 app.command()(train.serve)
 app.command()(tune.tune)
