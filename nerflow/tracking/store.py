@@ -14,6 +14,15 @@ from typing import Any
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
+#: MLflow 3's UI opens in its GenAI mode (traces, no registry in the sidebar) unless told
+#: otherwise; every link nerflow prints says "model training".
+UI_MODE = "workflowType=machine_learning"
+#: A view of an experiment's runs table that MLflow's UI loads from the link
+#: (`viewStateShareKey`, the UI's own "share view" mechanism: an experiment tag holding the
+#: view as JSON). Its runs table shows the scores; MLflow's default shows none.
+RUNS_VIEW_KEY = "nerflow-scores"
+RUNS_VIEW_TAG = f"mlflow.sharedViewState.{RUNS_VIEW_KEY}"
+SCORE_COLUMNS = ("val_f1", "test_f1", "champion_val_f1_same_data")
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 #: MLflow retries an HTTP call 7 times with a doubling back-off (minutes against a dead
 #: server); nerflow's calls give up after about 10 s of retries unless the user says otherwise.
@@ -121,23 +130,38 @@ def active_store(uri: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def runs_view(columns: tuple[str, ...] = SCORE_COLUMNS) -> str:
+    """The runs-table view (JSON, as MLflow's UI shares one): dataset, models and the scores
+    as columns, newest runs first."""
+    import json
+
+    scores = [f"metrics.`{metric}`" for metric in columns]
+    shown = ["attributes.`Dataset`", "attributes.`Models`", *scores]
+    order = [
+        "attributes.`Run Name`", "runDateAndNestInfo", *scores,
+        "attributes.`Models`", "attributes.`Dataset`", "duration",
+    ]  # fmt: skip
+    return json.dumps(
+        {"selectedColumns": shown, "columnOrder": order, "orderByKey": "attributes.start_time"}
+    )
+
+
 def experiment_id(uri: str, name: str, artifact_location: str | None) -> str:
-    """The experiment's id, created if needed, marked as model training for MLflow's UI.
+    """The experiment's id, created if needed, marked as model training for MLflow's UI and
+    given the runs-table view the printed links open (tags a user set are kept).
 
     Without the kind tag MLflow 3's UI opens an experiment on its GenAI (traces) view.
     """
     mlflow_client = client(uri)
+    wanted = {EXPERIMENT_KIND_TAG: TRAINING_KIND, RUNS_VIEW_TAG: runs_view()}
     found = mlflow_client.get_experiment_by_name(name)
     if found is None:
         return str(
-            mlflow_client.create_experiment(
-                name,
-                artifact_location=artifact_location,
-                tags={EXPERIMENT_KIND_TAG: TRAINING_KIND},
-            )
+            mlflow_client.create_experiment(name, artifact_location=artifact_location, tags=wanted)
         )
-    if found.tags.get(EXPERIMENT_KIND_TAG) is None:
-        mlflow_client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
+    for key, value in wanted.items():
+        if found.tags.get(key) is None:
+            mlflow_client.set_experiment_tag(found.experiment_id, key, value)
     return str(found.experiment_id)
 
 
@@ -160,7 +184,20 @@ def ui_links(uri: str, experiment: str, run_id: str, model: str, version: str) -
 
     base = ui_base(uri)
     return {
-        "experiment": f"{base}/#/experiments/{experiment}/runs",
-        "run": f"{base}/#/experiments/{experiment}/runs/{run_id}",
-        "version": f"{base}/#/models/{quote(model, safe='')}/versions/{version}",
+        "experiment": experiment_link(uri, experiment),
+        "run": run_link(uri, experiment, run_id),
+        "version": f"{base}/#/models/{quote(model, safe='')}/versions/{version}?{UI_MODE}",
     }
+
+
+def experiment_link(uri: str, experiment: str) -> str:
+    """The experiment's runs table in MLflow's UI, in its model-training mode, with scores."""
+    return (
+        f"{ui_base(uri)}/#/experiments/{experiment}/runs"
+        f"?{UI_MODE}&viewStateShareKey={RUNS_VIEW_KEY}"
+    )
+
+
+def run_link(uri: str, experiment: str, run_id: str) -> str:
+    """A run's page in MLflow's UI, in its model-training mode."""
+    return f"{ui_base(uri)}/#/experiments/{experiment}/runs/{run_id}?{UI_MODE}"

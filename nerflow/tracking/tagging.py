@@ -13,7 +13,7 @@ from nerflow.tracking.store import (
     check_store,
     experiment_id,
     resolve_tracking_uri,
-    ui_base,
+    run_link,
 )
 from nerflow.tracking.store import client as _client
 
@@ -104,5 +104,5 @@ def log_tagging_run(
         "experiment": experiment,
         "experiment_id": experiment_ref,
         "tracking_uri": uri,
-        "run_url": f"{ui_base(uri)}/#/experiments/{experiment_ref}/runs/{run_id}",
+        "run_url": run_link(uri, experiment_ref, run_id),
     }

@@ -154,7 +154,10 @@ def test_experiment_page_lists_the_run(browser, mlflow_ui: str, tiny_run: dict) 
 
     name = MlflowClient(tracking_uri=tiny_run["uri"]).get_run(tiny_run["run_id"]).info.run_name
     browser.get(tiny_run["links"]["experiment"])
-    wait_for_text(browser, name)
+    # The training runs in MLflow's model-training mode (its sidebar has the registry, not
+    # GenAI's traces and judges), with the scores as columns of the runs table.
+    body = wait_for_text(browser, name, "Model registry", "val_f1", "test_f1")
+    assert "Judges" not in body
     browser.save_screenshot(str(SHOTS / "experiment.png"))
 
 
@@ -180,10 +183,14 @@ def test_run_page_shows_description_dataset_and_metrics(
     # (The system chart has a sample as training starts and one at its last step.)
     times = {m.timestamp for m in client.get_metric_history(tiny_run["run_id"], "system/rss_mb")}
     assert len(times) > 1
-    browser.get(f"{base}/model-metrics")
-    wait_for_text(browser, "train", "val_by_epoch")
+    page, _, mode = base.partition("?")
+    assert mode == "workflowType=machine_learning"
+    browser.get(f"{page}/model-metrics?{mode}")
+    # Chart groups in the order that matters: the curves first, step timings after them.
+    body = wait_for_text(browser, "train\n", "val_by_epoch\n", "walltime\n")
+    assert body.index("train\n") < body.index("val_by_epoch\n") < body.index("walltime\n")
     browser.save_screenshot(str(SHOTS / "run-charts.png"))
-    browser.get(f"{base}/artifacts/figures/per_type_scores.png")
+    browser.get(f"{page}/artifacts/figures/per_type_scores.png?{mode}")
     wait_for_text(browser, "figures", "per_type_scores.png")
     deadline = time.monotonic() + 60
     loaded = False
@@ -204,7 +211,10 @@ def test_registered_model_page_shows_version_and_alias(
     wait_for_text(browser, "Version 1", "champion", "NER tagger for tweets")
     browser.save_screenshot(str(SHOTS / "registered-model.png"))
     browser.get(tiny_run["links"]["version"])
-    wait_for_text(browser, "Promotion", "first-champion", "NER model: PER, ORG, LOC in tweets")
+    wait_for_text(
+        browser, "Promotion", "first-champion", "NER model: PER, ORG, LOC in tweets",
+        "Model registry",
+    )  # fmt: skip
     browser.save_screenshot(str(SHOTS / "model-version.png"))
 
 

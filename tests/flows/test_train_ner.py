@@ -89,7 +89,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert run.info.run_name.startswith("tiny-bert") and "-4steps-data" in run.info.run_name
     assert len(run.data.tags["mlflow.source.git.commit"]) == 40
     for stage in ("download", "tokenize", "train", "evaluate", "log"):
-        assert run.data.metrics[f"time/{stage}_s"] > 0
+        assert run.data.metrics[f"walltime/{stage}_s"] > 0
     assert run.data.metrics["train/mean_loss"] > 0
     # System samples from the start of training (step 0) to its last step.
     samples = client.get_metric_history(ml["run_id"], "system/rss_mb")
@@ -220,7 +220,9 @@ def check_prefect_artifacts(flow_run_id: str) -> None:
     by_key = {a.key: a for a in artifacts}
     assert {"ner-run-report", "ner-per-type-scores", "training-progress"} <= set(by_key)
     assert "| test | PER |" in str(by_key["ner-run-report"].data)
-    assert "/#/models/test-ner/versions/1)" in str(by_key["ner-run-report"].data)
+    assert "/#/models/test-ner/versions/1?workflowType=machine_learning)" in str(
+        by_key["ner-run-report"].data
+    )
     assert float(by_key["training-progress"].data) == 100.0
     with get_client(sync_client=True) as client:
         labelled = client.read_flow_run(UUID(flow_run_id))

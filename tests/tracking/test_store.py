@@ -48,3 +48,37 @@ def test_the_active_store_is_put_back_afterwards(tmp_path: Path) -> None:
     with active_store(f"sqlite:///{tmp_path / 'a.db'}"):
         assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'a.db'}"
     assert os.environ.get("MLFLOW_TRACKING_URI") == before
+
+
+def test_experiments_open_in_model_training_mode_with_a_scores_view_a_user_may_change(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from nerflow.tracking.store import (
+        RUNS_VIEW_KEY,
+        RUNS_VIEW_TAG,
+        client,
+        experiment_id,
+        ui_links,
+    )
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ref = experiment_id(uri, "ner", None)
+    tags = client(uri).get_experiment(ref).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    view = json.loads(tags[RUNS_VIEW_TAG])
+    assert {"metrics.`val_f1`", "metrics.`test_f1`"} <= set(view["selectedColumns"])
+    # A view the user saved over nerflow's is theirs: it is not put back.
+    client(uri).set_experiment_tag(ref, RUNS_VIEW_TAG, '{"selectedColumns": []}')
+    assert experiment_id(uri, "ner", None) == ref
+    assert client(uri).get_experiment(ref).tags[RUNS_VIEW_TAG] == '{"selectedColumns": []}'
+    # Every printed link opens MLflow's model-training mode (not its GenAI default); the
+    # experiment's link loads that view.
+    links = ui_links(uri, ref, "abc", "btc ner", "3")
+    assert all("workflowType=machine_learning" in link for link in links.values())
+    view_link = f"runs?workflowType=machine_learning&viewStateShareKey={RUNS_VIEW_KEY}"
+    assert links["experiment"].endswith(f"/#/experiments/{ref}/{view_link}")
+    assert links["version"] == (
+        "http://127.0.0.1:5000/#/models/btc%20ner/versions/3?workflowType=machine_learning"
+    )
