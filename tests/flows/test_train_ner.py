@@ -14,6 +14,7 @@ from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from nerflow.config import DataConfig, ModelConfig, TrackingConfig
+from nerflow.tracking.store import active_store
 from tests.conftest import CONLL_DIR, tiny_run_config
 
 
@@ -95,7 +96,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     samples = client.get_metric_history(ml["run_id"], "system/rss_mb")
     assert {m.step for m in samples} == {0, 4}
     # No metric repeats another: the Trainer's final eval_* are the per-epoch curve's last
-    # point, its runtime is time/train_s.
+    # point, its runtime is walltime/train_s.
     assert not [m for m in run.data.metrics if m.startswith(("eval_", "summary_"))]
     # The run was opened when training started and watched it (its id left beside the
     # model), then completed by the logging step; its curves carry their real times.
@@ -109,6 +110,15 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     described = client.get_model_version("test-ner", "1").description
     assert "**Promotion**: `first-champion`" in described and "# NER model" in described
     assert client.get_registered_model("test-ner").description.startswith("NER tagger")
+    # The logged model says what it returns: per text, a list of spans.
+    from mlflow.models import get_model_info
+
+    with active_store(ml["tracking_uri"]):
+        outputs = get_model_info("models:/test-ner/1").signature.outputs.to_dict()
+    [spans] = outputs
+    assert spans["type"] == "array" and set(spans["items"]["properties"]) == {
+        "type", "text", "start", "end", "score",
+    }  # fmt: skip
     assert (
         "champion set here by prefect flow run"
         in client.get_model_version("test-ner", "1").tags["alias_history"]
