@@ -24,14 +24,16 @@ class BenchPlan:
     warmup_steps: int  # untimed training steps before the first round
     infer_tweets: int
     flow_max_steps: int | None  # None: a default run (3 epochs)
+    scored_tweets: int | None = None  # validation tweets each precision is scored on (None: all)
 
     @classmethod
     def for_mode(cls, quick: bool) -> BenchPlan:
         """The plan for quick or full mode."""
         if quick:
             return cls(
-                rounds=2, steps_per_round=2, warmup_steps=1, infer_tweets=48, flow_max_steps=3
-            )
+                rounds=2, steps_per_round=2, warmup_steps=1, infer_tweets=48, flow_max_steps=3,
+                scored_tweets=400,
+            )  # fmt: skip
         return cls(
             rounds=5, steps_per_round=5, warmup_steps=1, infer_tweets=400, flow_max_steps=None
         )

@@ -9,11 +9,14 @@ from typing import Any
 from nerflow.bench.common import PROJECT_MAX_LENGTH, corpus
 
 
-def bench_inference(btc_dir: Path, work: Path, tweets: int) -> dict[str, Any]:
+def bench_inference(
+    btc_dir: Path, work: Path, tweets: int, scored: int | None = None
+) -> dict[str, Any]:
     """Per-tweet pipeline against batched predict (fp32 and the default precision).
 
     All on the model the flow run trained, with the entity F1 each precision scores on the
-    validation split, so a faster precision shows what it costs.
+    validation split (its first `scored` tweets; None: all of it), so a faster precision
+    shows what it costs.
     """
     from transformers import pipeline
 
@@ -22,6 +25,8 @@ def bench_inference(btc_dir: Path, work: Path, tweets: int) -> dict[str, Any]:
 
     folder = _trained_model(work)
     validation = corpus(btc_dir, work)["validation"]
+    if scored is not None:
+        validation = validation.select(range(min(scored, len(validation))))
     texts = [" ".join(t) for t in validation["tokens"][:tweets]]
     warm_up = [" ".join(t) for t in validation["tokens"][-8:]]
     ner = pipeline("token-classification", model=str(folder), aggregation_strategy="simple")

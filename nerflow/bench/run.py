@@ -49,7 +49,9 @@ def run_benchmark(btc_dir: Path, out_dir: Path, quick: bool = True) -> dict[str,
         results.update(training_results(variants, skipped, measured))
         results["flow"] = _in_child(bench_flow, btc_dir, work, plan.flow_max_steps)
         # On the model the flow trained: accuracy per precision means something only there.
-        results["inference"] = _in_child(bench_inference, btc_dir, work, plan.infer_tweets)
+        results["inference"] = _in_child(
+            bench_inference, btc_dir, work, plan.infer_tweets, plan.scored_tweets
+        )
     results["ratios"] = ratios(results)
     (out_dir / "benchmark.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out_dir / "benchmark.md").write_text(markdown_table(results), encoding="utf-8")

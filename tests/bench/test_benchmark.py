@@ -65,8 +65,8 @@ def test_quick_benchmark_reports_every_ratio(tmp_path: Path, btc_dir: Path) -> N
         assert results[f"train_{variant.name}"]["padding_fraction"] < 0.5
     assert ratios["train_tweets_per_s_speedup"] > 1 and ratios["predict_speedup"] > 1
     assert ratios["predict_fp32_speedup"] > 1
-    # Both precisions were scored on the flow's model over the whole validation split.
-    assert results["inference"]["scored_tweets"] == 2001
+    # Both precisions were scored on the flow's model (quick mode: 400 validation tweets).
+    assert results["inference"]["scored_tweets"] == 400
     assert 0 <= results["inference"]["f1_default"] <= 1
     assert 0 < ratios["cached_rerun_fraction"] < 1
     table = (tmp_path / "benchmark.md").read_text(encoding="utf-8")
