@@ -11,6 +11,9 @@ app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help texts are plain: "[optuna.db beside MLflow's]" or "[data] [model]" would be read
+    # as Rich markup and vanish.
+    rich_markup_mode=None,
 )
 
 

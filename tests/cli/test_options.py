@@ -65,3 +65,12 @@ def test_every_option_lands_on_its_config_field(tmp_path: Path) -> None:
     assert run.data.local_dir == tmp_path and run.data.hub_id == "org/ds"
     assert run.training.learning_rate == 3e-5 and run.work_dir == tmp_path
     assert run.training.epochs == 3.0  # not given: the default stands
+
+
+def test_help_keeps_bracketed_text() -> None:
+    # Rich markup would read "[optuna.db beside MLflow's]" as a style and drop it.
+    tune = runner.invoke(app, ["tune", "--help"])
+    assert tune.exit_code == 0
+    assert "[optuna.db beside MLflow's]" in " ".join(tune.output.split())
+    train = runner.invoke(app, ["train", "--help"])
+    assert "[data] [model] [training] [tracking]" in " ".join(train.output.split())
