@@ -76,5 +76,5 @@ def test_a_job_is_one_finished_run_in_the_tagging_experiment(
     assert run.data.params == {"chunk_size": "8"}
     assert run.data.metrics == {"tweets": 50.0, "chunks_reused": 3.0}
     assert run.data.tags[MODEL_VERSION_TAG] == "2" and run.data.tags[JOB_TAG] == "abc"
-    assert logged["run_url"].endswith(f"/runs/{logged['run_id']}")
+    assert f"/runs/{logged['run_id']}?workflowType=machine_learning" in logged["run_url"]
     assert "MLFLOW_TRACKING_URI" not in os.environ  # no store set process-wide
