@@ -107,3 +107,19 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     assert third["mlflow"]["reused"] and third["promotion"]["action"] == "unchanged"
     for step in ("download-dataset", "score-champion", "train-model", "evaluate-model"):
         assert states[step] == "Cached", states
+
+    # A malformed file put in the incoming folder by hand (not through ingest) stops the
+    # next run at the dataset step, naming the file and line: nothing is trained or
+    # registered, and the champion stays.
+    champion = client.get_model_version_by_alias("retrain-ner", "champion").version
+    bad = base.data.incoming_dir / "tuesday.conll"  # type: ignore[operator]
+    bad.write_text("Angela\tB-PER\nMerkel\n", encoding="utf-8")
+    state = train_ner(**dict(config), return_state=True)
+    assert state.is_failed()
+    assert "incoming/tuesday.conll:2: expected 2 columns" in str(state.message)
+    states = {s.name.rsplit("-", 1)[0]: str(s.state_name) for s in _task_states(state)}
+    assert states["download-dataset"] == "Failed" and "train-model" not in states, states
+    assert sorted(int(v.version) for v in client.search_model_versions("name='retrain-ner'")) == [
+        1, 2,
+    ]  # fmt: skip
+    assert client.get_model_version_by_alias("retrain-ner", "champion").version == champion
