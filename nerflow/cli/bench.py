@@ -26,6 +26,8 @@ def bench(
         float | None,
         typer.Option(help="GPU peak for --gpu's utilisation [looked up by device name]", min=0),
     ] = None,
+    gpu_batch: Annotated[int, typer.Option(help="--gpu: sequences per step", min=1)] = 64,
+    gpu_seq_len: Annotated[int, typer.Option(help="--gpu: tokens per sequence", min=8)] = 64,
 ) -> None:
     """Measure the seed notebook's pipeline against nerflow's and print the ratios."""
     exit_on_sigterm()  # a `kill` stops the measuring processes too
@@ -33,7 +35,11 @@ def bench(
         from nerflow.bench.gpu import gpu_benchmark
 
         try:
-            result = gpu_benchmark(peak_flops=peak_tflops * 1e12 if peak_tflops else None)
+            result = gpu_benchmark(
+                batch=gpu_batch,
+                seq_len=gpu_seq_len,
+                peak_flops=peak_tflops * 1e12 if peak_tflops else None,
+            )
         except RuntimeError as exc:
             fail(exc)
         out.mkdir(parents=True, exist_ok=True)

@@ -240,3 +240,26 @@ def test_a_terminated_benchmark_stops_its_measuring_processes(
         leftover.kill()
     assert not alive, [p.cmdline() for p in alive]
     assert not (tmp_path / "out" / "benchmark.json").exists()
+
+
+def test_bench_gpu_takes_the_shape_to_time_and_writes_its_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import nerflow.bench.gpu
+    from nerflow.cli import app
+
+    asked: dict[str, Any] = {}
+
+    def measured(**kwargs: Any) -> dict[str, Any]:
+        asked.update(kwargs)
+        return {"device": "NVIDIA H200", "tokens_per_s": 4.5e5, "mfu": 0.3}
+
+    monkeypatch.setattr(nerflow.bench.gpu, "gpu_benchmark", measured)
+    args = ["bench", "--gpu", "--gpu-batch", "128", "--gpu-seq-len", "256", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert asked == {"batch": 128, "seq_len": 256, "peak_flops": None}
+    saved = json.loads((tmp_path / "gpu_benchmark.json").read_text(encoding="utf-8"))
+    assert saved["mfu"] == 0.3
