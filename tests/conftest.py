@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -186,3 +187,26 @@ def classifier_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     ).save_pretrained(str(folder))
     AutoTokenizer.from_pretrained(str(tiny_model_dir)).save_pretrained(str(folder))
     return folder
+
+
+@pytest.fixture
+def server_locks_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The names of the Prefect concurrency limits taken (recorded, no server needed); this
+    process's lock backend is put back to file locks afterwards."""
+    from contextlib import contextmanager
+
+    from nerflow.locking import use_shared_locks
+    from nerflow.orchestration import locks
+
+    taken: list[str] = []
+
+    @contextmanager
+    def slot(name: str, what: str, timeout: float | None) -> Iterator[None]:
+        taken.append(name)
+        yield
+
+    monkeypatch.setattr(locks, "concurrency_slot", slot)
+    try:
+        yield taken
+    finally:
+        use_shared_locks(None)

@@ -54,32 +54,16 @@ def test_promote_then_rollback(registry: tuple[list[str], MlflowClient]) -> None
 
 
 def test_promote_takes_the_prefect_servers_lock_where_one_is_configured(
-    registry: tuple[list[str], MlflowClient], monkeypatch: pytest.MonkeyPatch
+    registry: tuple[list[str], MlflowClient], server_locks_taken: list[str]
 ) -> None:
-    from collections.abc import Iterator
-    from contextlib import contextmanager
-
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from nerflow.locking import use_shared_locks
-    from nerflow.orchestration import locks
-
-    taken: list[str] = []
-
-    @contextmanager
-    def slot(name: str, what: str, timeout: float | None) -> Iterator[None]:
-        taken.append(name)
-        yield
-
-    monkeypatch.setattr(locks, "concurrency_slot", slot)
     options, client = registry
-    try:
-        with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
-            result = runner.invoke(app, ["promote", "2", *options])
-    finally:
-        use_shared_locks(None)
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        result = runner.invoke(app, ["promote", "2", *options])
     assert result.exit_code == 0, result.output
-    assert len(taken) == 1 and taken[0].startswith("nerflow-registry-")
+    [taken] = server_locks_taken
+    assert taken.startswith("nerflow-registry-")
     assert client.get_registered_model("btc-ner").aliases["champion"] == 2
 
 
