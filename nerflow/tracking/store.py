@@ -130,12 +130,12 @@ def active_store(uri: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def runs_view(columns: tuple[str, ...] = SCORE_COLUMNS) -> str:
+def runs_view() -> str:
     """The runs-table view (JSON, as MLflow's UI shares one): dataset, models and the scores
     as columns, newest runs first."""
     import json
 
-    scores = [f"metrics.`{metric}`" for metric in columns]
+    scores = [f"metrics.`{metric}`" for metric in SCORE_COLUMNS]
     shown = ["attributes.`Dataset`", "attributes.`Models`", *scores]
     order = [
         "attributes.`Run Name`", "runDateAndNestInfo", *scores,
