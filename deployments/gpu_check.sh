@@ -69,9 +69,10 @@ step predict 120 $nerflow predict --model models:/gpu-check@champion --tracking-
 
 # The torchrun path with one rank, on the tokenized corpus the train step made.
 step train-torchrun 420 python3 - "$work/work" "$base" "$steps" <<'PY'
-import json, sys
+import sys
 from pathlib import Path
 from nerflow.config import ModelConfig, TrainingConfig
+from nerflow.training.fit import read_training_meta
 from nerflow.training.launch import launch
 work, base, steps = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 [tokenized] = [p for p in (work / "tokenized").iterdir() if (p / "FINGERPRINT").is_file()]
@@ -79,13 +80,15 @@ out = work / "torchrun" / "model"
 out.parent.mkdir(parents=True, exist_ok=True)
 training = TrainingConfig(max_steps=steps, processes=1)
 launch(tokenized, ModelConfig(base_model=base), training, work / "torchrun" / "ckpt", out, "gpu")
-meta = json.loads((out / "training_meta.json").read_text(encoding="utf-8"))
+meta = read_training_meta(out)
 print({k: meta[k] for k in ("device", "precision", "processes", "train_seconds")})
 PY
 
 python3 - "$work/work" "$out" <<'PY' | tee "$out/gpu_check.json"
 import json, sys
 from pathlib import Path
+from nerflow.outputs import compute_seconds
+from nerflow.training.fit import TRAINING_META, read_training_meta
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
 result = {"steps": {}, "bench": None, "trainings": [], "evaluate": None}
 for line in (out / "timings.tsv").read_text().splitlines():
@@ -95,18 +98,18 @@ if (bench := out / "bench" / "gpu_benchmark.json").exists():
     result["bench"] = json.loads(bench.read_text())
 keep = ("device", "precision", "processes", "per_device_train_batch_size", "train_seconds",
         "train_samples_per_second", "global_steps", "best_validation_f1", "peak_rss_mb")
-metas = [*sorted((work / "models").glob("*/training_meta.json")),
-         *(work / "torchrun").glob("model/training_meta.json")]
-for meta_file in metas:
-    meta = json.loads(meta_file.read_text())
-    result["trainings"].append({"model": meta_file.parent.name, **{k: meta.get(k) for k in keep}})
+models = [p.parent for p in sorted((work / "models").glob(f"*/{TRAINING_META}"))]
+models += [p.parent for p in (work / "torchrun").glob(f"model/{TRAINING_META}")]
+for model in models:
+    meta = read_training_meta(model)
+    result["trainings"].append({"model": model.name, **{k: meta.get(k) for k in keep}})
 if (summary := out / "train.json").exists():
     s = json.loads(summary.read_text())
     result["train"] = {"val_f1": s["scores"]["validation"]["overall"]["f1"],
                        "test_f1": s["scores"]["test"]["overall"]["f1"],
                        "device": s["device"], "train_seconds": s["train_seconds"]}
 result["step_compute_s"] = {
-    step: [float(p.read_text()) for p in sorted((work / step).glob("*/SECONDS"))]
+    step: [s for p in sorted((work / step).glob("*")) if (s := compute_seconds(p)) is not None]
     for step in ("datasets", "tokenized", "models", "reports")
 }
 if (evaluate := out / "evaluate.json").exists():
