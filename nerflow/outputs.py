@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import inspect
+import importlib.util
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,8 +33,12 @@ from nerflow.shared import SharedStore, store_of
 
 #: A finished output folder carries this file; its content is the folder's fingerprint.
 FINGERPRINT_FILE = "FINGERPRINT"
-#: ...and this one the seconds the step spent computing it (its cost, even when reused).
+#: ...this one the seconds the step spent computing it (its cost, even when reused)...
 SECONDS_FILE = "SECONDS"
+#: ...and this one every other file's SHA-256: a folder is reused only while they all match.
+CONTENTS_FILE = "CONTENTS"
+
+logger = logging.getLogger(__name__)
 
 
 def sha256_file(path: Path) -> str:
@@ -85,40 +88,45 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def code_version(fn: Callable[..., Any]) -> str:
-    """A fingerprint of what `fn`'s module and the project modules it uses compute.
+@dataclass(frozen=True)
+class StepCode:
+    """The project code a step's output follows, declared the way a DVC stage declares deps.
 
-    Each module counts by its syntax tree without docstrings (and without the string
-    statements under config fields that pydantic reads as their descriptions), so editing
-    a comment, a docstring or a field's description changes nothing; editing code does.
-    An unrelated module of the project does not count.
+    `deps` are modules and packages (a package counts with every module under it, loaded by
+    import or by path): the step's key hashes exactly their code, so an edit there makes a
+    new output and an edit elsewhere reuses it. `observes` is code that runs during the step
+    but cannot change what it writes (progress reports, a live MLflow run): not in the key.
+    `tests/test_step_code.py` runs every step and fails if it ran project code outside both.
     """
-    root = fn.__module__.split(".")[0]
-    seen: set[str] = set()
-    pending = [fn.__module__]
-    files: set[str] = set()
-    while pending:
-        name = pending.pop()
-        module = sys.modules.get(name)
-        if name in seen or module is None:
-            continue
-        seen.add(name)
-        if source := getattr(module, "__file__", None):
-            files.add(source)
-        for value in vars(module).values():
-            dep = (
-                value.__name__
-                if isinstance(value, ModuleType)
-                else getattr(value, "__module__", None)
-            )
-            if isinstance(dep, str) and dep.split(".")[0] == root:
-                pending.append(dep)
-    if not files and (source := inspect.getsourcefile(fn)):
-        files.add(source)
-    digest = hashlib.sha256()
-    for file in sorted(files):
-        digest.update(source_fingerprint(Path(file)).encode())
-    return digest.hexdigest()[:16]
+
+    deps: tuple[str, ...]
+    observes: tuple[str, ...] = ()
+
+    def files(self) -> list[Path]:
+        """The source files whose code is in the key."""
+        return sorted({file for name in self.deps for file in module_files(name)})
+
+    def version(self) -> str:
+        """A fingerprint of the declared code: edits to comments and docstrings do not count."""
+        digest = hashlib.sha256()
+        for file in self.files():
+            digest.update(source_fingerprint(file).encode())
+        return digest.hexdigest()[:16]
+
+
+def module_files(name: str) -> list[Path]:
+    """A module's source file, or every Python file under a package (imported or not)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"step code names {name!r}, which is no module")
+    if spec.submodule_search_locations is None:
+        return [Path(spec.origin).resolve()]
+    return [
+        file.resolve()
+        for folder in spec.submodule_search_locations
+        for file in Path(folder).rglob("*.py")
+        if "__pycache__" not in file.parts
+    ]
 
 
 def source_fingerprint(path: Path) -> str:
@@ -156,6 +164,8 @@ def atomic_dir(final: Path, fingerprint: str, started: float | None = None) -> I
         if started is not None:
             seconds = time.perf_counter() - started
             (scratch / SECONDS_FILE).write_text(f"{seconds:.3f}\n", encoding="utf-8")
+        contents = json.dumps(_file_digests(scratch), indent=0, sort_keys=True)
+        (scratch / CONTENTS_FILE).write_text(contents + "\n", encoding="utf-8")
         (scratch / FINGERPRINT_FILE).write_text(fingerprint + "\n", encoding="utf-8")
         if final.exists():  # a concurrent writer finished first: its result is as good
             shutil.rmtree(scratch)
@@ -175,8 +185,39 @@ def compute_seconds(folder: Path) -> float | None:
 
 
 def is_complete(folder: Path) -> bool:
-    """True when `folder` was finished by `atomic_dir`."""
-    return (folder / FINGERPRINT_FILE).is_file()
+    """True when `folder` was finished by `atomic_dir` and every file it listed is unchanged."""
+    return damage(folder) is None
+
+
+def damage(folder: Path) -> str | None:
+    """What keeps a folder from being reused (None: finished and whole).
+
+    Every file is checked against the digest it was published with, so a weight file
+    deleted or changed by hand is found here, not when a model without weights is served.
+    """
+    if not (folder / FINGERPRINT_FILE).is_file():
+        return "unfinished"
+    try:
+        listed = json.loads((folder / CONTENTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"its {CONTENTS_FILE} list is missing or unreadable"
+    present = _file_digests(folder)
+    for name, digest in sorted(listed.items()):
+        if name not in present:
+            return f"{name} is missing"
+        if present[name] != digest:
+            return f"{name} was changed since it was written"
+    return None
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in `folder` but the two markers `atomic_dir` writes last."""
+    markers = {folder / FINGERPRINT_FILE, folder / CONTENTS_FILE}
+    return {
+        str(file.relative_to(folder)): sha256_file(file)
+        for file in sorted(folder.rglob("*"))
+        if file.is_file() and file not in markers
+    }
 
 
 @contextmanager
@@ -188,6 +229,10 @@ def output_lock(folder: Path, shared: bool = False) -> Iterator[None]:
     path = folder.parent.parent / ".locks" / f"{name}.lock"
     with named_lock(f"nerflow-step-{name}", str(folder), path, shared=shared):
         yield
+
+
+class StepStopped(Exception):
+    """A step stopped on purpose (a pruned trial): nothing published, and not a failure."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +270,8 @@ def produce(folder: Path, build: Callable[[Path], None]) -> Path:
     reused = True
     if not is_complete(folder):
         with output_lock(folder, shared=store is not None):
-            if not is_complete(folder):
+            if (problem := damage(folder)) is not None:
+                _discard(folder, problem)
                 if store is not None and store.is_finished(relative, FINGERPRINT_FILE):
                     # Its own SECONDS file comes with it: the step's cost where it was built.
                     with atomic_dir(folder, folder.name) as scratch:
@@ -243,6 +289,14 @@ def produce(folder: Path, build: Callable[[Path], None]) -> Path:
     if (produced := _produced.get()) is not None:
         produced.append(StepOutput(folder, reused))
     return folder
+
+
+def _discard(folder: Path, problem: str) -> None:
+    """Remove a finished folder that is no longer whole, saying why, so it is built again."""
+    if not folder.exists():
+        return
+    logger.warning("%s cannot be reused (%s): computing it again", folder, problem)
+    shutil.rmtree(folder)
 
 
 def _publish(store: SharedStore, folder: Path, relative: str) -> None:

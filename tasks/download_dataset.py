@@ -17,17 +17,24 @@ from nerflow.corpus.assemble import (
     write_dataset,
 )
 from nerflow.orchestration.caching import cached_task, only_network_errors
-from nerflow.outputs import code_version, content_key, produce
+from nerflow.outputs import StepCode, content_key, produce
+
+#: The code this step's output follows: its key hashes exactly these (see StepCode).
+CODE = StepCode(("nerflow.tasks.download_dataset", "nerflow.corpus", "nerflow.config"))
 
 
 def download_dataset(data: DataConfig, work_dir: Path) -> Path:
     """The corpus as a DatasetDict and manifest under `work_dir/datasets/<key>`."""
     read = read_sources(collect_sources(data, work_dir))  # a malformed file stops the run here
     version = data_fingerprint(split_fingerprints(read))
-    key = content_key(version, code_version(download_dataset))
+    key = content_key(version, CODE.version())
     return produce(work_dir / "datasets" / key, lambda out: write_dataset(data, read, out))
 
 
 download_dataset_task = cached_task(
-    download_dataset, name="download-dataset", retries=2, retry_condition_fn=only_network_errors
+    download_dataset,
+    CODE,
+    name="download-dataset",
+    retries=2,
+    retry_condition_fn=only_network_errors,
 )

@@ -7,7 +7,19 @@ from pathlib import Path
 from nerflow.corpus.manifest import eval_fingerprint, read_manifest
 from nerflow.evaluation import write_report
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import code_version, content_key, fingerprint_path, produce
+from nerflow.outputs import StepCode, content_key, fingerprint_path, produce
+
+#: The code this step's output follows: its key hashes exactly these (see StepCode).
+CODE = StepCode(
+    (
+        "nerflow.tasks.evaluate_model",
+        "nerflow.evaluation",
+        "nerflow.corpus",
+        "nerflow.inference",
+        "nerflow.metrics",
+        "nerflow.config",
+    )
+)
 
 
 def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir: Path) -> Path:
@@ -20,7 +32,7 @@ def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir
         fingerprint_path(model_dir),
         eval_fingerprint(read_manifest(dataset_dir)),  # a new training file changes nothing here
         max_length,
-        code_version(evaluate_model),
+        CODE.version(),
     )
     return produce(
         work_dir / "reports" / key,
@@ -28,4 +40,4 @@ def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir
     )
 
 
-evaluate_model_task = cached_task(evaluate_model, name="evaluate-model")
+evaluate_model_task = cached_task(evaluate_model, CODE, name="evaluate-model")

@@ -17,7 +17,7 @@ from nerflow.config import TrackingConfig
 from nerflow.corpus.manifest import read_manifest, train_files
 from nerflow.evaluation import read_report, write_file_report
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import code_version, content_key, fingerprint_path, is_complete, produce
+from nerflow.outputs import StepCode, content_key, fingerprint_path, is_complete, produce
 from nerflow.tracking.champion import (
     Champion,
     ChampionScores,
@@ -28,6 +28,20 @@ from nerflow.tracking.champion import (
 from nerflow.tracking.store import resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
+
+#: The code this step's output follows: its key hashes exactly these (see StepCode).
+CODE = StepCode(
+    (
+        "nerflow.tasks.score_champion",
+        "nerflow.tasks.evaluate_model",
+        "nerflow.evaluation",
+        "nerflow.corpus",
+        "nerflow.inference",
+        "nerflow.metrics",
+        "nerflow.tracking",
+        "nerflow.config",
+    )
+)
 
 
 def score_champion(
@@ -48,7 +62,7 @@ def score_champion(
             continue
         key = content_key(
             fingerprint_path(model_dir), entry["content_sha256"], max_length,
-            code_version(score_champion),
+            CODE.version(),
         )  # fmt: skip
         scores = read_report(
             produce(
@@ -89,4 +103,4 @@ def _model_folder(uri: str, name: str, champion: Champion, work_dir: Path) -> Pa
     )
 
 
-score_champion_task = cached_task(score_champion, name="score-champion")
+score_champion_task = cached_task(score_champion, CODE, name="score-champion")

@@ -5,11 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import code_version, content_key
+from nerflow.outputs import StepCode, content_key
 from nerflow.tagging.chunks import TaggedChunks, load_tagger, tag_job, tagging_dtype
 from nerflow.tagging.config import TaggingConfig
 from nerflow.tagging.tweets import TweetInput, chunk_bounds, read_input
 from nerflow.tracking.tagging import RegisteredVersion
+
+#: The code this step's output follows: its key hashes exactly these (see StepCode).
+CODE = StepCode(
+    (
+        "nerflow.tasks.tag_chunks",
+        "nerflow.tagging",
+        "nerflow.inference",
+        "nerflow.tracking",
+        "nerflow.corpus.labels",
+        "nerflow.config",
+    )
+)
 
 
 def tag_chunks(
@@ -26,7 +38,7 @@ def tag_chunks(
     dtype = tagging_dtype(tagging.precision)
     key = content_key(
         tweets.digest, tagging.chunk_size, model, dtype, tagging.max_length,
-        code_version(tag_chunks),
+        CODE.version(),
     )  # fmt: skip
     return tag_job(
         texts,
@@ -38,4 +50,4 @@ def tag_chunks(
     )
 
 
-tag_chunks_task = cached_task(tag_chunks, name="tag-chunks")
+tag_chunks_task = cached_task(tag_chunks, CODE, name="tag-chunks")

@@ -8,7 +8,17 @@ from nerflow.config import DataConfig, ModelConfig, resolve_base_model
 from nerflow.corpus.tokenize import tokenize_corpus
 from nerflow.inference.tokenizer import load_tokenizer
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import code_version, content_key, fingerprint_path, produce
+from nerflow.outputs import StepCode, content_key, fingerprint_path, produce
+
+#: The code this step's output follows: its key hashes exactly these (see StepCode).
+CODE = StepCode(
+    (
+        "nerflow.tasks.tokenize_dataset",
+        "nerflow.corpus",
+        "nerflow.inference.tokenizer",
+        "nerflow.config",
+    )
+)
 
 
 def tokenize_dataset(
@@ -23,11 +33,11 @@ def tokenize_dataset(
         tokenizer.backend_tokenizer.to_str(),
         data.max_length,
         data.label_all_subwords,
-        code_version(tokenize_dataset),
+        CODE.version(),
     )
     return produce(
         work_dir / "tokenized" / key, lambda out: tokenize_corpus(dataset_dir, tokenizer, data, out)
     )
 
 
-tokenize_dataset_task = cached_task(tokenize_dataset, name="tokenize-dataset")
+tokenize_dataset_task = cached_task(tokenize_dataset, CODE, name="tokenize-dataset")

@@ -13,10 +13,21 @@ from transformers import TrainerCallback
 from nerflow.config import ModelConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.artifacts import PrefectProgress
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import code_version, content_key, fingerprint_path, produce
+from nerflow.outputs import StepCode, content_key, fingerprint_path, produce
 from nerflow.tracking.live import live_training_run
 from nerflow.training.fit import TrainingStopped, fit
 from nerflow.training.launch import launch
+
+#: The code this step's output follows: its key hashes exactly these (see StepCode). The live
+#: MLflow run and Prefect's progress watch the training (the run's id is all they write here).
+CODE = StepCode(
+    (
+        "nerflow.tasks.train_model", "nerflow.training", "nerflow.corpus",
+        "nerflow.inference.device", "nerflow.inference.tokenizer", "nerflow.metrics",
+        "nerflow.config",
+    ),
+    observes=("nerflow.tracking", "nerflow.reporting.plots", "nerflow.orchestration.artifacts"),
+)  # fmt: skip
 
 
 def train_model(
@@ -34,7 +45,7 @@ def train_model(
     is watched live in an MLflow run that the logging step completes. `callbacks` (a
     trial's pruning, its own live run) join the Trainer's; they are not part of the key.
     """
-    key = content_key(fingerprint_path(tokenized_dir), model, training, code_version(train_model))
+    key = content_key(fingerprint_path(tokenized_dir), model, training, CODE.version())
     checkpoints = work_dir / "checkpoints" / key
 
     def build(out: Path) -> None:
@@ -69,6 +80,7 @@ def _retry_unless_stopped(task: object, run: object, state: object) -> bool:
 
 train_model_task = cached_task(
     train_model,
+    CODE,
     name="train-model",
     retries=1,
     retry_delay_seconds=5,

@@ -41,7 +41,7 @@ def test_a_finished_write_is_complete_and_fingerprinted(tmp_path: Path) -> None:
         (scratch / "model.bin").write_bytes(b"x")
     assert is_complete(final)
     assert fingerprint_path(final) == "abc123"
-    assert sorted(p.name for p in final.iterdir()) == ["FINGERPRINT", "model.bin"]
+    assert sorted(p.name for p in final.iterdir()) == ["CONTENTS", "FINGERPRINT", "model.bin"]
 
 
 def test_fingerprint_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
@@ -61,71 +61,41 @@ def test_a_local_base_model_is_keyed_by_its_files(tmp_path: Path) -> None:
     assert content_key(hub) != content_key(hub.model_copy(update={"revision": "def"}))
 
 
-def test_code_version_follows_the_defining_module(tmp_path: Path) -> None:
-    import importlib.util
+def test_editing_the_inference_code_reruns_evaluation_but_not_training() -> None:
+    from nerflow.tasks import evaluate_model, tokenize_dataset, train_model
 
-    from nerflow.outputs import code_version
-
-    def load(text: str):
-        (tmp_path / "step.py").write_text(text, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location("step", tmp_path / "step.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.run
-
-    before = code_version(load("def run():\n    return 1\n"))
-    assert code_version(load("def run():\n    return 1\n")) == before
-    assert code_version(load("HELPER = 2\n\ndef run():\n    return 1\n")) != before
-
-
-def test_code_version_covers_the_project_modules_a_step_imports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib
-
-    from nerflow.outputs import code_version
-
-    package = tmp_path / "steppkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("", encoding="utf-8")
-    (package / "helper.py").write_text("def score():\n    return 1\n", encoding="utf-8")
-    (package / "unrelated.py").write_text("X = 1\n", encoding="utf-8")
-    (package / "step.py").write_text(
-        "from steppkg.helper import score\n\ndef run():\n    return score()\n", encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    run = importlib.import_module("steppkg.step").run
-    importlib.import_module("steppkg.unrelated")
-    before = code_version(run)
-    (package / "unrelated.py").write_text("X = 2\n", encoding="utf-8")
-    assert code_version(run) == before
-    (package / "helper.py").write_text("def score():\n    return 2\n", encoding="utf-8")
-    assert code_version(run) != before
-    for name in ("steppkg", "steppkg.step", "steppkg.helper", "steppkg.unrelated"):
-        monkeypatch.delitem(__import__("sys").modules, name, raising=False)
-
-
-def test_editing_the_inference_code_reruns_evaluation_but_not_training(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from nerflow.tasks.evaluate_model import evaluate_model
-    from nerflow.tasks.tokenize_dataset import tokenize_dataset
-    from nerflow.tasks.train_model import train_model
-
-    import nerflow.outputs
-
-    def covered(fn) -> set[str]:
-        seen: list[str] = []
-        monkeypatch.setattr(
-            nerflow.outputs, "source_fingerprint", lambda p: seen.append(p.name) or "x"
-        )
-        nerflow.outputs.code_version(fn)
-        return set(seen)
+    def covered(step) -> set[str]:
+        return {path.name for path in step.CODE.files()}
 
     assert "predict.py" not in covered(train_model) | covered(tokenize_dataset)
-    assert {"tokenizer.py", "train_model.py", "fit.py"} <= covered(train_model)
-    assert "predict.py" in covered(evaluate_model)
+    assert {"tokenizer.py", "train_model.py", "fit.py", "labels.py"} <= covered(train_model)
+    assert {"predict.py", "entity_f1.py", "labels.py"} <= covered(evaluate_model)
+
+
+@pytest.mark.parametrize("harm", ["deleted", "changed"])
+def test_a_finished_output_missing_or_changing_a_file_is_built_again(
+    tmp_path: Path, harm: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from nerflow.outputs import produce
+
+    builds: list[int] = []
+
+    def build(out: Path) -> None:
+        builds.append(1)
+        (out / "weights").mkdir()
+        (out / "weights" / "model.safetensors").write_bytes(b"w" * 100)
+
+    folder = produce(tmp_path / "models" / "key", build)
+    weights = folder / "weights" / "model.safetensors"
+    if harm == "deleted":
+        weights.unlink()
+    else:
+        weights.write_bytes(b"x" * 100)
+    assert not is_complete(folder)
+    with caplog.at_level("WARNING", logger="nerflow.outputs"):
+        assert produce(tmp_path / "models" / "key", build) == folder
+    assert len(builds) == 2 and weights.read_bytes() == b"w" * 100 and is_complete(folder)
+    assert any("weights/model.safetensors" in r.message for r in caplog.records)
 
 
 def test_code_version_ignores_comments_docstrings_and_field_descriptions(tmp_path: Path) -> None:

@@ -18,8 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, Completed
 
 from nerflow.orchestration.locks import install_shared_locks
-from nerflow.outputs import watch_outputs
-from nerflow.training.fit import TrainingStopped
+from nerflow.outputs import StepCode, StepStopped, watch_outputs
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,17 +27,20 @@ R = TypeVar("R")
 class _StepTask(Task[P, R]):
     """A task whose call returns its result even when the run ended in a named state."""
 
+    #: The code its output follows (`nerflow.outputs.StepCode`): what its key hashes.
+    code: StepCode
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task; a `Cached` run gives its result like a computed one, a `Stopped` one
         raises the reason it was stopped."""
         state = super().__call__(*args, return_state=True, **kwargs)
-        if state.is_cancelled() and isinstance(state.data, TrainingStopped):
+        if state.is_cancelled() and isinstance(state.data, StepStopped):
             raise state.data
         return state.result()
 
 
-def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
-    """Wrap a step function whose output folder is its cache as a Prefect task."""
+def cached_task(fn: Callable[P, R], code: StepCode, **options: Any) -> Task[P, R]:
+    """Wrap a step function whose output folder is its cache (keyed on `code`) as a task."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -47,14 +49,16 @@ def cached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
         with watch_outputs() as produced:
             try:
                 result = fn(*args, **kwargs)
-            except TrainingStopped as exc:
+            except StepStopped as exc:
                 # Stopped on purpose (a pruned trial): not a failure in the run's history.
                 return Cancelled(name="Stopped", data=exc, message=str(exc))
         if produced and all(output.reused for output in produced):
             return Completed(name="Cached", data=result, message="output already complete")
         return result
 
-    return cast("Task[P, R]", _StepTask(run, cache_policy=NO_CACHE, **options))
+    step = _StepTask(run, cache_policy=NO_CACHE, **options)
+    step.code = code
+    return cast("Task[P, R]", step)
 
 
 def uncached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:

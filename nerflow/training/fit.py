@@ -27,6 +27,7 @@ from nerflow.corpus.tokenize import IGNORE
 from nerflow.inference.device import pick_device, training_precision
 from nerflow.inference.tokenizer import load_tokenizer
 from nerflow.metrics.scores import flat_metrics, score_entities
+from nerflow.outputs import StepStopped
 from nerflow.training.batching import TokenBudgetTrainer
 from nerflow.training.checkpoints import last_complete_checkpoint
 from nerflow.training.freeze import freeze_all_but_last
@@ -35,7 +36,7 @@ from nerflow.training.monitor import SystemSampler
 logger = logging.getLogger(__name__)
 
 
-class TrainingStopped(Exception):
+class TrainingStopped(StepStopped):
     """A callback stopped the training on purpose (a pruned trial): not a failure to retry."""
 
 
