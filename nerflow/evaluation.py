@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, load_from_disk
 from seqeval.metrics import classification_report as seqeval_report
+from seqeval.metrics.sequence_labeling import get_entities
 
 from nerflow.corpus.conll import Sentence, read_conll
 from nerflow.corpus.labels import (
     BIOES_ONLY,
+    ENTITY_TYPES,
     LABELS,
     Scheme,
     SchemeChoice,
@@ -23,6 +27,8 @@ from nerflow.inference.predict import EntityPredictor, load_model, predict_word_
 from nerflow.metrics.scores import entity_strings, score_entities
 
 REPORT = "report.json"
+
+logger = logging.getLogger(__name__)
 
 
 def write_report(model_dir: Path, dataset_dir: Path, max_length: int, out: Path) -> None:
@@ -113,6 +119,8 @@ def score_conll(
             f"{', '.join(types) or 'none'}); give a map, e.g. --label-map "
             f"{suggest_label_map(types) or 'TYPE=PER'}"
         )
+    if mismatch := _label_map_mismatch(sentences, chosen, label_map):
+        logger.warning("%s: %s", data, mismatch)
     predicted, _ = predict_word_tags(
         predictor.tokenizer,
         predictor.network,
@@ -126,6 +134,31 @@ def score_conll(
     scores["files"] = [str(p) for p in files]
     scores["scheme"] = chosen
     return scores
+
+
+def _label_map_mismatch(
+    sentences: list[Sentence], scheme: Scheme, label_map: dict[str, str] | None
+) -> str:
+    # A map written for other data scores without a sign: its types have no support and the
+    # data's own are scored as O.
+    as_is = {t.partition("-")[2]: t.partition("-")[2] for s in sentences for t in s.tags}
+    found = Counter(
+        kind for s in sentences for kind, _, _ in get_entities(to_btc_tags(s.tags, scheme, as_is))
+    )
+    mapping = label_map or {t: t for t in ENTITY_TYPES}
+    problems = [
+        f"--label-map source {name!r} is not a type in the data"
+        for name in label_map or {}
+        if name not in found
+    ]
+    problems += [
+        f"{kind} ({n} {'entity' if n == 1 else 'entities'}) is not in the map: scored as O"
+        for kind, n in sorted(found.items())
+        if kind not in mapping
+    ]
+    if not problems:
+        return ""
+    return f"{'; '.join(problems)} (types in the data: {', '.join(sorted(found))})"
 
 
 def resolve_scheme(read: list[tuple[Path, Sentence]], scheme: SchemeChoice) -> Scheme:

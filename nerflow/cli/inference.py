@@ -51,12 +51,12 @@ def predict(
         if not inputs:
             raise ValueError("nothing to predict: give texts or --input FILE")
         weights, tokenizer = fetch_model(model, tracking_uri)
+        chosen = cast("Aggregation", aggregation)
+        predictor = EntityPredictor(
+            weights, max_length, batch_size, chosen, tokenizer_dir=tokenizer, precision=precision
+        )
     except (RegistryError, ValueError) as exc:
         fail(exc)
-    chosen = cast("Aggregation", aggregation)
-    predictor = EntityPredictor(
-        weights, max_length, batch_size, chosen, tokenizer_dir=tokenizer, precision=precision
-    )
     for number, (text, spans) in enumerate(zip(inputs, predictor.predict(inputs), strict=True)):
         entities = [span.as_dict() for span in spans]
         line = json.dumps({"id": number, "text": text, "entities": entities}, ensure_ascii=False)

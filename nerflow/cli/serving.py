@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +21,7 @@ def serve_model(
     ),
     tracking_uri: TrackingUri = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 5001,
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 5001,
 ) -> None:
     """Serve a registered model: POST /invocations {"inputs": [texts]} answers spans.
 
@@ -29,6 +31,7 @@ def serve_model(
     from nerflow.tracking.registry import RegistryError
     from nerflow.tracking.store import TrackingStoreError, check_store, resolve_tracking_uri
 
+    _check_port(host, port)
     uri = resolve_tracking_uri(tracking_uri)[0]
     try:
         check_store(uri, must_exist=True)
@@ -46,6 +49,18 @@ def serve_model(
                "--host", host, "--port", str(port)]  # fmt: skip
     typer.echo(f"serving {model} from {uri} on http://{host}:{port}/invocations", err=True)
     os.execve(command[0], command, env)
+
+
+def _check_port(host: str, port: int) -> None:
+    """One clear error, before the server starts, for an address it cannot listen on."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        # Bound as uvicorn binds (SO_REUSEADDR): a port left in TIME_WAIT is not "in use".
+        socket.create_server((host, port), family=family).close()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is in use: stop what listens there or pick --port")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def _check_model(uri: str, model: str) -> None:

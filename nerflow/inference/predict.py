@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification
+from transformers.utils import logging as transformers_logging
 
 from nerflow.inference.device import inference_dtype, pick_device
 from nerflow.inference.text import Span, pretokenize, spans_from_tags
@@ -35,15 +38,50 @@ def load_model(
     # For tweet-length inputs in bf16 on a CPU, the eager attention's two small matmuls run
     # faster than the SDPA kernel (measured: about 15% more tweets/s with MiniLM-L6).
     eager = target == "cpu" and dtype == torch.bfloat16
-    network = AutoModelForTokenClassification.from_pretrained(
-        str(model_dir),
-        trust_remote_code=False,
-        use_safetensors=True,
-        dtype=dtype,
-        **({"attn_implementation": "eager"} if eager else {}),
-    )
+    with _quiet_loading():
+        network, loading = AutoModelForTokenClassification.from_pretrained(
+            str(model_dir),
+            trust_remote_code=False,
+            use_safetensors=True,
+            dtype=dtype,
+            output_loading_info=True,
+            **({"attn_implementation": "eager"} if eager else {}),
+        )
+    # A base model (or one trained for another task) loads too, with a random head in place
+    # of the missing weights: it would tag at random without a word of warning.
+    if loading["missing_keys"]:
+        missing = ", ".join(sorted(loading["missing_keys"])[:3])
+        raise ValueError(
+            f"model {str(model_dir)!r} has no trained token-classification head (its weights "
+            f"lack {missing}): give a model trained by `nerflow train`, not a base model"
+        )
+    labels = sorted(network.config.id2label.values())
+    if not all(label == "O" or label[:2] in ("B-", "I-") for label in labels):
+        raise ValueError(
+            f"model {str(model_dir)!r}: its labels {', '.join(labels[:5])} are not entity tags "
+            "(O, B-TYPE, I-TYPE): give a model trained by `nerflow train`"
+        )
     network.to(target).eval()
     return tokenizer, network
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    # transformers draws a progress bar and prints a report of missing and unexpected
+    # weights: noise in front of a command's output; the check after loading says what
+    # matters in one line.
+    level, bars = (
+        transformers_logging.get_verbosity(),
+        transformers_logging.is_progress_bar_enabled(),
+    )
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(level)
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 def predict_word_tags(

@@ -6,6 +6,7 @@ MLflow calls `_load_pyfunc` with the model's transformers folder (`data/model/`)
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,27 @@ def _as_texts(model_input: Any) -> list[str]:
     if hasattr(model_input, "columns"):  # a DataFrame, as MLflow's schema enforcement makes
         model_input = model_input[model_input.columns[0]]
     texts = list(model_input)
-    bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
+    bad = [f"item {i} is {_kind(t)}" for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
-        raise TypeError(f"expected texts (str), got {', '.join(sorted(set(bad)))}")
+        from mlflow.exceptions import MlflowException
+
+        # An MlflowException: the scoring server answers 400 with this message, not 500.
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise MlflowException.invalid_parameter_value(f"expected texts: {', '.join(bad[:3])}{more}")
     return texts
+
+
+def _kind(value: Any) -> str:
+    # MLflow's server hands a JSON null over as None, or as NaN once in a DataFrame.
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    return f"{type(value).__name__} {str(value)[:40]!r}"
 
 
 def signature() -> Any:
     """Texts in; per text, a list of spans (type, text, start, end, score) out."""
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import Array, ColSpec, Object, Property, Schema
+    from mlflow.types.schema import AnyType, Array, ColSpec, Object, Property, Schema
 
     span = Object(
         [
@@ -50,8 +62,10 @@ def signature() -> Any:
             Property("score", "double"),
         ]
     )
+    # Inputs are Any, not string: MLflow's server turns a string column's 1, null and {} into
+    # "1", "None" and "{}" before `predict` sees them; `_as_texts` refuses them instead.
     return ModelSignature(
-        inputs=Schema([ColSpec("string")]), outputs=Schema([ColSpec(Array(span))])
+        inputs=Schema([ColSpec(AnyType())]), outputs=Schema([ColSpec(Array(span))])
     )
 
 

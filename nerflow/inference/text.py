@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import regex
 
 # Raw text is split the way the corpus was (checked on its files): URLs and #hashtags
 # whole, "@" apart from the user name (the corpus tags each, both B-), contractions split
 # Penn-Treebank style (do n't, it 's), every other symbol (punctuation, emoji) on its own.
-_TOKEN = re.compile(
+# `regex`, not `re`: its \w takes combining marks, so a decomposed (NFD) "José" stays one
+# word, not "Jose" and a lone accent.
+_TOKEN = regex.compile(
     r"https?://\S+|www\.\S+"  # URLs
     r"|\#\w+"  # hashtags
     r"|\w+(?=n['\u2019]t\b)|n['\u2019]t\b"  # do|n't, ca|n't
     r"|['\u2019](?:s|m|re|ve|ll|d)\b"  # 's 'm 're 've 'll 'd
     r"|\w+"  # words, numbers, user names
     r"|[^\w\s]",  # any other single symbol, "@" included
-    re.UNICODE | re.IGNORECASE,
+    regex.IGNORECASE,
 )
 
 
 @dataclass(frozen=True)
 class Word:
-    """A pre-tokenized word and its character offsets in the original text."""
+    """A pre-tokenized word (NFC, as the model sees it) and its offsets in the original text."""
 
     text: str
     start: int
@@ -45,8 +49,11 @@ class Span:
 
 
 def pretokenize(text: str) -> list[Word]:
-    """Split raw text into corpus-style words with offsets into `text`."""
-    return [Word(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    """Split raw text into corpus-style words, each NFC-normalised, with offsets into `text`."""
+    return [
+        Word(unicodedata.normalize("NFC", m.group()), m.start(), m.end())
+        for m in _TOKEN.finditer(text)
+    ]
 
 
 def spans_from_tags(

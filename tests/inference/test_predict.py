@@ -1,6 +1,8 @@
+import unicodedata
 from pathlib import Path
 
 import pytest
+import torch
 
 from nerflow.inference.predict import EntityPredictor
 from nerflow.inference.text import Span, Word, pretokenize, spans_from_tags
@@ -72,3 +74,28 @@ def test_a_text_longer_than_the_window_is_warned_about(
         spans = predictor.predict(["paris is nice " * 20, "paris is nice"])
     assert len(spans) == 2
     assert any("1 of 2 texts are longer than 16 sub-words" in r.message for r in caplog.records)
+
+
+NAMES = "José Müller flew from Zürich to Łódź with Ångström & Nguyễn"
+
+
+def test_decomposed_text_splits_into_the_same_words_with_offsets_into_it() -> None:
+    decomposed = unicodedata.normalize("NFD", NAMES)
+    words = pretokenize(decomposed)
+    assert [w.text for w in words] == [w.text for w in pretokenize(NAMES)]
+    assert all(unicodedata.normalize("NFC", decomposed[w.start : w.end]) == w.text for w in words)
+
+
+def test_decomposed_and_composed_text_give_the_same_entities(classifier_dir: Path) -> None:
+    predictor = EntityPredictor(classifier_dir, max_length=64, precision="fp32")
+    with torch.no_grad():  # every word its own PER: one span per word the model sees
+        predictor.network.classifier.bias.fill_(0.0)
+        predictor.network.classifier.bias[predictor.network.config.label2id["B-PER"]] = 50.0
+    texts = [NAMES, unicodedata.normalize("NFD", NAMES)]
+    composed, decomposed = predictor.predict(texts)
+    assert [s.text for s in composed][:2] == ["José", "Müller"]
+    for text, spans in zip(texts, (composed, decomposed), strict=True):
+        assert all(text[s.start : s.end] == s.text for s in spans)
+    assert [(s.type, unicodedata.normalize("NFC", s.text), s.score) for s in decomposed] == [
+        (s.type, s.text, s.score) for s in composed
+    ]
