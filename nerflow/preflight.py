@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from nerflow.config import DataConfig, ModelConfig, TrackingConfig, resolve_base_model
+from nerflow.tracking.registry import name_filter
 from nerflow.tracking.store import check_store, resolve_tracking_uri
 
 
 def check_run(data: DataConfig, model: ModelConfig, tracking: TrackingConfig) -> str:
-    """The tracking store answers and the base model takes `max_length`; return the store URI."""
+    """The tracking store answers, the registered model's name can be searched for and the
+    base model takes `max_length`; return the store URI."""
     uri, _ = resolve_tracking_uri(tracking.tracking_uri)
     check_store(uri)
+    name_filter(tracking.registered_model)
     limit = base_model_positions(model)
     if limit is not None and data.max_length > limit:
         raise ValueError(

@@ -22,14 +22,14 @@ def gate_new_version(
     tracking: TrackingConfig,
     actor: str,
 ) -> PromotionDecision:
-    """Judge the version `logged` registered; a reused one is unchanged."""
+    """Judge the version `logged` registered or found unjudged; a judged one is unchanged."""
     candidate = SplitScores.from_report(read_report(report_dir))
     scored = (champion.version, champion.val) if champion is not None else None
     decision = gate(
         logged.tracking_uri, logged.registered_model, logged.version, actor, candidate, scored,
-        tracking.promotion_margin, tracking.max_type_f1_drop, logged.reused,
+        tracking.promotion_margin, tracking.max_type_f1_drop,
     )  # fmt: skip
-    if not logged.reused:
+    if decision.action != "unchanged":
         record_decision(logged, decision)
     return decision
 

@@ -16,7 +16,10 @@ from nerflow.cli.options import (
     with_config_options,
 )
 
-INGEST_OPTIONS = {"incoming_dir": ConfigOption("data", "incoming_dir")}
+INGEST_OPTIONS = {
+    "incoming_dir": ConfigOption("data", "incoming_dir"),
+    "max_mb": ConfigOption("data", "max_ingest_mb"),
+}
 
 
 @with_config_options(INGEST_OPTIONS)
@@ -35,7 +38,7 @@ def ingest(
     if folder is None:
         fail("no incoming folder configured (data.incoming_dir is unset)", code=2)
     try:
-        done = add(files, folder)
+        done = add(files, folder, run.data.max_ingest_mb)
     except (OSError, ValueError) as exc:
         fail(f"{exc}; nothing was added")
     for item in done:

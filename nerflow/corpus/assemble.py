@@ -112,6 +112,7 @@ def write_dataset(data: DataConfig, read: list[ReadFile | HubSource], out: Path)
     for split in SPLITS:
         if not parts[split]:
             raise ValueError(f"{data.source} corpus: split {split!r} is empty or missing")
+    _require_entities(data, entries)
     dataset = DatasetDict({split: concatenate_datasets(parts[split]) for split in SPLITS})
     fingerprints = split_fingerprints(read)
     manifest: dict[str, Any] = {
@@ -142,8 +143,30 @@ def describe(data: DataConfig, entries: list[dict[str, Any]]) -> str:
     return " + ".join([base.strip(), *extras])
 
 
+def _require_entities(data: DataConfig, entries: list[dict[str, Any]]) -> None:
+    """Stop at the data step when training or validation has not one entity: a model trained
+    on all-O tags predicts O everywhere, and all-O validation scores every model 0, so either
+    would pass the gate on nothing (a mis-tagged or wrong-column file, usually)."""
+    for split, purpose in (("train", "teach"), ("validation", "score")):
+        feeding = [entry for entry in entries if entry["split"] == split]
+        if not any(sum(entry["entities"].values()) for entry in feeding):
+            raise ValueError(
+                f"{data.source} corpus: the {split} split "
+                f"({', '.join(entry['name'] for entry in feeding)}; "
+                f"{sum(entry['tweets'] for entry in feeding)} tweets) has not one entity, "
+                f"every tag is O: it cannot {purpose} NER; check the files' tags"
+            )
+
+
 def _entity_counts(tags: list[list[str]]) -> dict[str, int]:
-    counts = Counter(tag[2:] for row in tags for tag in row if tag.startswith("B-"))
+    # An entity starts at B-X or, as seqeval reads it, at an I-X that does not continue an X:
+    # hub rows are not repaired to IOB2 the way CoNLL files are (an IOB1 set has few B-).
+    counts = Counter(
+        tag[2:]
+        for row in tags
+        for before, tag in zip(["O", *row], row, strict=False)
+        if tag.startswith("B-") or (tag.startswith("I-") and before[2:] != tag[2:])
+    )
     return {kind: counts.get(kind, 0) for kind in ENTITY_TYPES}
 
 

@@ -2,8 +2,9 @@
 
 `ingest` reads a file with the same reader as training (a bad file is refused with its
 file, line and value, and nothing is copied) and publishes it atomically under a
-content-addressed name, `<stem>-<sha12>.conll`: the same tweets under any name, or with
-CRLF line ends, are one file, so ingesting them again changes nothing.
+content-addressed name, `<stem>-<sha12>.conll`: the same tweets under any name, with
+CRLF line ends or in decomposed Unicode (NFD), are one file, so ingesting them again
+changes nothing.
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nerflow.corpus.conll import content_sha256, read_conll
+from nerflow.config import DataConfig
+from nerflow.corpus.conll import Sentence, check_regular_file, content_sha256, iter_conll
 from nerflow.corpus.sources import CONLL_SUFFIXES
+from nerflow.locking import file_lock
 
 #: What an ingested file is called: the original stem and the first 12 hex digits of the
 #: SHA-256 of what the reader reads.
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<digest>[0-9a-f]{12})\.conll$")
+
+#: Held while an ingest publishes (hidden: the folder's readers skip it).
+LOCK_FILE = ".ingest.lock"
 
 
 @dataclass(frozen=True)
@@ -57,38 +64,81 @@ def incoming_files(folder: Path | None) -> list[Path]:
 
 
 def content_digest(path: Path) -> tuple[str, int]:
-    """SHA-256 of what the reader reads from a file (words and tags), and its tweet count."""
-    sentences = read_conll(path)
-    return content_sha256(sentences), len(sentences)
+    """SHA-256 of what the reader reads from a file (words and tags), and its tweet count.
+
+    Streamed a tweet at a time: checking a big file holds one tweet, not the file.
+    """
+    tweets = 0
+
+    def counted() -> Iterator[Sentence]:
+        nonlocal tweets
+        for sentence in iter_conll(path):
+            tweets += 1
+            yield sentence
+
+    return content_sha256(counted()), tweets
 
 
-def ingest(files: list[Path], folder: Path) -> list[Ingested]:
-    """Validate every file, then copy each new one into `folder` under its content name.
+def ingest(
+    files: list[Path], folder: Path, max_mb: float = DataConfig().max_ingest_mb
+) -> list[Ingested]:
+    """Check every file, then copy each new one into `folder` under its content name.
 
-    All files are read before anything is copied: one bad file refuses the whole batch.
+    All or nothing: one bad or too-big file, or a copy that fails (disk full, a file-size
+    limit), adds none of the batch. Ingests run one at a time per folder, so the same
+    tweets ingested at once under several names are still one file.
     """
     checked = []
     for path in files:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
+        check_regular_file(path)
+        size = path.stat().st_size
+        if size > max_mb * 1e6:
+            raise ValueError(
+                f"{path}: {size:,} bytes, over the ingest limit of {max_mb:g} MB "
+                "(--max-mb, data.max_ingest_mb): split it, or raise the limit if training "
+                "time and memory allow"
+            )
         digest, tweets = content_digest(path)
-        checked.append((path, digest, tweets))
+        checked.append((path, digest[:12], tweets))
     folder.mkdir(parents=True, exist_ok=True)
-    present = {m["digest"]: p for p in incoming_files(folder) if (m := _NAME.match(p.name))}
-    done = []
-    for path, digest, tweets in checked:
-        short = digest[:12]
-        if short in present:
-            done.append(Ingested(path, present[short], tweets, added=False))
-            continue
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("._") or "incoming"
-        target = folder / f"{stem}-{short}.conll"
-        scratch = folder / f".{target.name}.{uuid.uuid4().hex}.part"
-        try:
-            shutil.copyfile(path, scratch)
-            os.replace(scratch, target)
-        finally:
-            scratch.unlink(missing_ok=True)
-        present[short] = target
-        done.append(Ingested(path, target, tweets, added=True))
+    with file_lock(folder / LOCK_FILE, f"incoming folder {folder}"):
+        present = {m["digest"]: p for p in incoming_files(folder) if (m := _NAME.match(p.name))}
+        done: list[Ingested] = []
+        staged: dict[Path, Path] = {}
+        for path, short, tweets in checked:
+            if short in present:
+                done.append(Ingested(path, present[short], tweets, added=False))
+                continue
+            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("._") or "incoming"
+            present[short] = folder / f"{stem}-{short}.conll"
+            staged[path] = present[short]
+            done.append(Ingested(path, present[short], tweets, added=True))
+        _publish(staged)
     return done
+
+
+def _publish(copies: dict[Path, Path]) -> None:
+    """Copy each source to its target: every copy is made first, then all are renamed in."""
+    scratch = {
+        source: target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        for source, target in copies.items()
+    }
+    published: list[Path] = []
+    try:
+        for source, part in scratch.items():
+            try:
+                shutil.copyfile(source, part)
+            except OSError as exc:
+                raise OSError(
+                    f"{source}: cannot copy into {part.parent}: {exc.strerror or exc}"
+                ) from exc
+        for source, part in scratch.items():
+            os.replace(part, copies[source])
+            published.append(copies[source])
+    except BaseException:
+        for target in published:
+            target.unlink(missing_ok=True)
+        raise
+    finally:
+        for part in scratch.values():
+            part.unlink(missing_ok=True)

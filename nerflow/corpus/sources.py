@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,10 +124,10 @@ def extra_sources(extra: tuple[ExtraSource, ...]) -> list[SourceFile | HubSource
 
 def conll_files(path: Path) -> list[Path]:
     """A CoNLL file, or a folder's CoNLL files by name (hidden and partial files skipped)."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"{path}: no such CoNLL file or folder")
+    if not path.is_dir():
+        return [path]  # the reader says what it is if not a file (a pipe, a link loop)
     return sorted(
         p
         for p in path.iterdir()
@@ -187,7 +188,9 @@ CONLL_SUFFIXES = (".conll", ".txt", ".tsv", ".bio")
 
 def _split_files(folder: Path, split: str) -> list[Path]:
     names = [f"{stem}{suffix}" for stem in SPLIT_STEMS[split] for suffix in CONLL_SUFFIXES]
-    return [folder / name for name in names if (folder / name).is_file()]
+    # lexists: a folder, a broken link or a link loop under a split's name is that split's
+    # file, refused by the reader for what it is rather than reported missing.
+    return [folder / name for name in names if os.path.lexists(folder / name)]
 
 
 def _find_split_file(folder: Path, split: str) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 from nerflow.evaluation import read_report
 from nerflow.tracking.gate import SplitScores
-from nerflow.tracking.registry import CHAMPION, MODEL_KEY_TAG
+from nerflow.tracking.registry import CHAMPION, MODEL_KEY_TAG, RegistryError
 from nerflow.tracking.store import active_store
 from nerflow.tracking.store import client as _client
 
@@ -75,15 +75,26 @@ def training_manifest(uri: str, champion: Champion) -> dict | None:
 def download_model_folder(uri: str, name: str, champion: Champion, out: Path) -> None:
     """Copy the champion's transformers folder (weights, tokenizer, card) into `out`."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from nerflow.tracking.model import model_files
 
     with tempfile.TemporaryDirectory(prefix="nerflow-champion-") as tmp, active_store(uri):
         # `models:/` downloads use the active store, whatever URI is passed (see store.py).
-        root = Path(
-            mlflow.artifacts.download_artifacts(f"models:/{name}/{champion.version}", dst_path=tmp)
-        )
-        weights, tokenizer = model_files(root)
+        try:
+            root = Path(
+                mlflow.artifacts.download_artifacts(
+                    f"models:/{name}/{champion.version}", dst_path=tmp
+                )
+            )
+            weights, tokenizer = model_files(root)  # the download of nothing does not fail
+        except (MlflowException, OSError) as exc:
+            raise RegistryError(
+                f"champion {name} version {champion.version}: its model files cannot be read "
+                f"from the artifact store ({str(exc).splitlines()[0]}); restore them, or move "
+                f"champion to a version that has them (`nerflow rollback` or `nerflow promote "
+                f"VERSION --registered-model {name}`)"
+            ) from exc
         shutil.copytree(weights, out, dirs_exist_ok=True)
         if tokenizer is not None:
             shutil.copytree(tokenizer, out, dirs_exist_ok=True)

@@ -1,4 +1,4 @@
-"""What a training run holds besides params and final scores: curves, datasets, evaluation."""
+"""What a training run holds: its params, curves, datasets and evaluation."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from nerflow.reporting.plots import save_figures
 from nerflow.tracking.store import client as _client
@@ -102,12 +104,25 @@ def log_datasets(dataset_dir: Path, manifest: dict[str, Any]) -> None:
                 name=f"{manifest['description']} / {split}",
                 digest=manifest["split_fingerprints"][split][:10],
             )
-        files = "; ".join(
-            f"{e['origin']}:{e['name']} sha256 {e.get('sha256', e.get('revision') or '-')[:12]}"
-            f" {e['tweets']} tweets {e['entities']}"
-            for e in entries
-        )
-        mlflow.log_input(dataset, context=context, tags={"files": files[:4900]})
+        mlflow.log_input(dataset, context=context, tags={"files": files_tag(entries)})
+
+
+def files_tag(entries: list[dict[str, Any]]) -> str:
+    """The files that made a split, as one input tag within MLflow's 500 characters: each
+    file's name, SHA-256, tweets and entities while they fit, else the names (cut short if
+    need be); the run's `data/manifest.json` holds the full record of every file."""
+    from mlflow.utils.validation import MAX_INPUT_TAG_VALUE_SIZE as LIMIT
+
+    detailed = "; ".join(
+        f"{e['origin']}:{e['name']} sha256 {e.get('sha256', e.get('revision') or '-')[:12]}"
+        f" {e['tweets']} tweets {e['entities']}"
+        for e in entries
+    )
+    if len(detailed) <= LIMIT:
+        return detailed
+    named = f"{len(entries)} files (each one's SHA-256, tweets, entities: data/manifest.json): "
+    named += ", ".join(f"{e['origin']}:{e['name']}" for e in entries)
+    return named if len(named) <= LIMIT else named[: LIMIT - 4] + " ..."
 
 
 def _source_uri(manifest: dict[str, Any], entries: list[dict[str, Any]]) -> str:
@@ -129,14 +144,14 @@ def log_data_curve(uri: str, name: str, manifest: dict[str, Any], final: dict[st
 
     from nerflow.corpus.manifest import eval_fingerprint
     from nerflow.reporting.plots import data_curve_figure
-    from nerflow.tracking.registry import EVAL_DATA_TAG
+    from nerflow.tracking.registry import EVAL_DATA_TAG, versions_of
 
     points = [
         {"train_tweets": manifest["splits"]["train"], "val_f1": final["val_f1"],
          "test_f1": final["test_f1"], "label": "this run"}
     ]  # fmt: skip
     try:
-        versions = _client(uri).search_model_versions(f"name='{name}'")
+        versions = versions_of(_client(uri), name)
     except MlflowException:
         versions = []
     same_splits = eval_fingerprint(manifest)
@@ -150,3 +165,15 @@ def log_data_curve(uri: str, name: str, manifest: dict[str, Any], final: dict[st
     points.sort(key=lambda p: (p["train_tweets"], p["label"]))
     mlflow.log_figure(data_curve_figure(points), "figures/f1_vs_training_tweets.png")
     mlflow.log_dict({"points": points}, "data/f1_vs_training_tweets.json")
+
+
+def flatten_params(config: BaseModel, prefix: str = "") -> dict[str, str]:
+    """`section.field: value` pairs for every setting in a config model."""
+    out: dict[str, str] = {}
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, BaseModel):
+            out.update(flatten_params(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = str(value)
+    return out

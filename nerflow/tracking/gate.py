@@ -2,7 +2,8 @@
 
 A candidate replaces the champion when, on the same validation split,
 - its entity micro-F1 is at least the champion's plus `margin`
-  (`MetricThreshold(min_absolute_change=margin)` against the champion as baseline), and
+  (`MetricThreshold(threshold=margin)` on the gain; MLflow's `min_absolute_change` cannot
+  say "at least equal" for a margin of 0), and
 - no entity type's F1 is more than `max_type_drop` below the champion's
   (`MetricThreshold(threshold=max_type_drop, greater_is_better=False)` on each drop).
 `mlflow.validate_evaluation_results` applies the thresholds; the test split never decides.
@@ -47,9 +48,7 @@ def thresholds(margin: float, max_type_drop: float) -> dict[str, Any]:
     """The rule as MLflow `MetricThreshold`s, by metric name."""
     from mlflow.models import MetricThreshold
 
-    # MLflow wants a positive change: margin 0 means "any gain" (as before this rule).
-    overall = MetricThreshold(min_absolute_change=max(margin, 1e-9), greater_is_better=True)
-    rule = {"f1": overall}
+    rule = {"f1_gain": MetricThreshold(threshold=margin, greater_is_better=True)}
     for kind in ENTITY_TYPES:
         rule[f"{kind}_f1_drop"] = MetricThreshold(threshold=max_type_drop, greater_is_better=False)
     return rule
@@ -58,7 +57,7 @@ def thresholds(margin: float, max_type_drop: float) -> dict[str, Any]:
 def judge(
     candidate: SplitScores, champion: SplitScores, margin: float, max_type_drop: float
 ) -> Verdict:
-    """Apply the rule with `mlflow.validate_evaluation_results`, champion as the baseline."""
+    """Apply the rule with `mlflow.validate_evaluation_results` to the gain and drops."""
     import mlflow
     from mlflow.models.evaluation import EvaluationResult
     from mlflow.models.evaluation.validation import ModelValidationFailedException
@@ -67,12 +66,12 @@ def judge(
         f"{kind}_f1_drop": champion.per_type[kind] - candidate.per_type[kind]
         for kind in ENTITY_TYPES
     }
-    candidate_metrics = {"f1": candidate.f1, **drops}
-    # The baseline's drop against itself is 0 (MLflow looks each metric up in both).
-    baseline_metrics = {"f1": champion.f1, **dict.fromkeys(drops, 0.0)}
+    # Rounded: equal scores give a gain of exactly 0, whatever the float arithmetic.
+    gain = round(candidate.f1 - champion.f1, 10)
+    candidate_metrics = {"f1_gain": gain, **{k: round(v, 10) for k, v in drops.items()}}
     checks = [
         f"val F1 {candidate.f1:.4f} vs champion {champion.f1:.4f} on the same split: "
-        f"{candidate.f1 - champion.f1:+.4f} (needs >= {margin:+.4f})"
+        f"{gain:+.4f} (needs >= {margin:+.4f})"
     ]
     checks += [
         f"{kind} F1 {candidate.per_type[kind]:.4f} vs {champion.per_type[kind]:.4f}: "
@@ -86,7 +85,6 @@ def judge(
         mlflow.validate_evaluation_results(
             thresholds(margin, max_type_drop),
             EvaluationResult(candidate_metrics, {}, run_id=""),
-            EvaluationResult(baseline_metrics, {}, run_id=""),
         )
     except ModelValidationFailedException as exc:
         return Verdict(False, tuple(checks), " ".join(str(exc.message).split()))

@@ -54,7 +54,8 @@ class LiveMetrics(TrainerCallback):
                 _client(self.uri).log_batch(self.run_id, metrics=metrics)
         except Exception as exc:
             self.failed = True
-            logger.warning("MLflow run %s: live curves stopped (%s)", self.run_id, exc)
+            reason = str(exc).strip().partition("\n")[0]  # not the SQL statement that failed
+            logger.warning("MLflow run %s: live curves stopped (%s)", self.run_id, reason)
             return
         self.logged_entries = len(state.log_history)
 
@@ -80,8 +81,13 @@ def live_training_run(tracking: TrackingConfig, key: str, out: Path) -> Iterator
 
 
 def live_run(model_dir: Path, uri: str, key: str) -> tuple[str, int] | None:
-    """The run that watched this model's training (if it is in this store and still its),
-    and how many of the training's log entries it already has."""
+    """The run that watched this model's training (if it is in this store, still its, and
+    not yet completed by a logging step), and how many of the training's log entries it
+    already has.
+
+    A run a logging step completed (its params are logged) belongs to that registered
+    model: the same cached model logged under another name gets a run of its own.
+    """
     from mlflow.exceptions import MlflowException
 
     path = model_dir / LIVE_RUN_FILE
@@ -94,6 +100,6 @@ def live_run(model_dir: Path, uri: str, key: str) -> tuple[str, int] | None:
         run = _client(uri).get_run(saved["run_id"])
     except MlflowException:
         return None
-    if run.data.tags.get(MODEL_KEY_TAG) != key:
+    if run.data.tags.get(MODEL_KEY_TAG) != key or run.data.params:
         return None
     return str(saved["run_id"]), int(saved.get("logged_entries", 0))

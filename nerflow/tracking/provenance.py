@@ -36,6 +36,22 @@ def end_abandoned_runs(uri: str, experiment_id: str) -> None:
             logger.warning("MLflow run %s: its process died; marked KILLED", run.info.run_id)
 
 
+def end_own_runs(uri: str, experiment: str, reason: str) -> None:
+    """Mark the runs this process opened in `experiment` and left RUNNING as KILLED: its flow
+    run was stopped (SIGTERM, Ctrl-C) between opening a run and completing it."""
+    client = _client(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return
+    owner = this_process()
+    for run in client.search_runs(
+        [found.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    ):
+        if run.data.tags.get(OWNER_TAG) == owner:
+            client.set_tag(run.info.run_id, "nerflow.ended_by", reason[:500])
+            client.set_terminated(run.info.run_id, status="KILLED")
+
+
 def this_process() -> str:
     """`host pid start-time` of this process: who owns the runs it opens."""
     started = psutil.Process().create_time()

@@ -30,6 +30,27 @@ class RegistryError(ValueError):
     """A registry request that cannot be carried out; the message says why."""
 
 
+def name_filter(name: str) -> str:
+    """MLflow's search filter for the versions of registered model `name`.
+
+    MLflow's filter strings have no escape: a name is quoted with the quote it does not
+    hold, and one holding both kinds cannot be searched for (nor found again as registered).
+    """
+    if "'" not in name:
+        return f"name='{name}'"
+    if '"' not in name:
+        return f'name="{name}"'
+    raise RegistryError(
+        f"registered model name {name!r} holds both kinds of quote, which MLflow cannot "
+        "search for: drop one kind"
+    )
+
+
+def versions_of(client: Any, name: str) -> list[Any]:
+    """Every version of registered model `name` (none when it is not registered)."""
+    return list(client.search_model_versions(name_filter(name)))
+
+
 @dataclass(frozen=True)
 class PromotionDecision:
     """What the gate did with a new version, and the validation scores it compared."""
@@ -127,25 +148,27 @@ def gate_new_version(
     champion_scores: tuple[str, SplitScores] | None,
     margin: float,
     max_type_drop: float,
-    reused: bool = False,
 ) -> PromotionDecision:
     """Promote `version` if it beats the champion on the same validation split (`judge`).
 
     `champion_scores` is the champion's version and its scores on this run's validation
     split; a champion whose only scores came from other data never decides. The old
     champion keeps `previous-champion`; a version that does not win gets `challenger` and
-    a tag with both scores. The test split never decides.
+    a tag with both scores. The test split never decides. A version the gate already
+    judged is left as it is, unless the registry has no champion at all; one registered by
+    a run that died before its gate is judged now.
     """
     with registry_lock(uri, name):
         client = _client(uri)
-        _evaluated_version(client, name, version)
+        found = _evaluated_version(client, name, version)
         champion = _alias_version(client, name, CHAMPION)
         scored = champion_scores[1] if champion_scores else None
-        if reused or (champion is not None and str(champion.version) == version):
-            holder = str(champion.version) if champion is not None else version
+        if champion is not None and (
+            DECISION_TAG in found.tags or str(champion.version) == version
+        ):
             return PromotionDecision(
-                "unchanged", version, holder, None, candidate.f1, scored.f1 if scored else None,
-                "model already registered; no new version to judge",
+                "unchanged", version, str(champion.version), None, candidate.f1,
+                scored.f1 if scored else None, "model already registered and judged",
             )  # fmt: skip
         if champion is None:
             _move_alias(client, name, CHAMPION, version, actor)
@@ -221,7 +244,7 @@ def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
     """Every version: aliases, data, scores, the champion's score it was judged against on the
     same split, the gate's decision, staleness, base model and creation time."""
     client = _client(uri)
-    versions = client.search_model_versions(f"name='{name}'")
+    versions = versions_of(client, name)
     if not versions:
         raise RegistryError(f"no registered model {name!r} at {uri}")
     # search_model_versions leaves `aliases` empty; the registered model has the mapping.
@@ -254,14 +277,7 @@ def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
 
 def find_registered(uri: str, registered_model: str, model_key: str) -> Any | None:
     """The registry version already holding this trained model, with its scores, if any."""
-    from mlflow.exceptions import MlflowException
-
-    client = _client(uri)
-    try:
-        versions = client.search_model_versions(f"name='{registered_model}'")
-    except MlflowException:
-        return None
-    for version in versions:
+    for version in versions_of(_client(uri), registered_model):
         if version.tags.get(MODEL_KEY_TAG) == model_key and _val_f1(version) is not None:
             return version
     return None
@@ -276,23 +292,3 @@ def register_version(uri: str, name: str, model_uri: str, tags: dict[str, str]) 
     with active_store(uri):
         version = mlflow.register_model(model_uri, name, tags=tags)
     return str(version.version)
-
-
-def remove_unscored_versions(uri: str, name: str, model_key: str) -> list[str]:
-    """Delete versions of this trained model that have no scores (left by older nerflow).
-
-    Such a version could never be promoted, and would stop the model being registered.
-    """
-    from mlflow.exceptions import MlflowException
-
-    client = _client(uri)
-    try:
-        versions = client.search_model_versions(f"name='{name}'")
-    except MlflowException:
-        return []
-    removed = []
-    for version in versions:
-        if version.tags.get(MODEL_KEY_TAG) == model_key and _val_f1(version) is None:
-            client.delete_model_version(name, version.version)
-            removed.append(str(version.version))
-    return removed

@@ -8,8 +8,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from nerflow.config import RunConfig
 from nerflow.corpus.manifest import eval_fingerprint, read_manifest
 from nerflow.corpus.tokenize import read_stats
@@ -20,6 +18,7 @@ from nerflow.reporting.descriptions import NOTE_TAG, champion_line, run_note
 from nerflow.reporting.model_card import model_card
 from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.contents import (
+    flatten_params,
     log_data_curve,
     log_datasets,
     log_evaluation_artifacts,
@@ -43,9 +42,14 @@ from nerflow.tracking.registry import (
     STALENESS_TAG,
     find_registered,
     register_version,
-    remove_unscored_versions,
 )
-from nerflow.tracking.store import active_store, experiment_id, resolve_tracking_uri, ui_links
+from nerflow.tracking.store import (
+    TrackingStoreError,
+    active_store,
+    experiment_id,
+    resolve_tracking_uri,
+    ui_links,
+)
 from nerflow.tracking.store import client as _client
 from nerflow.training.fit import read_training_meta
 
@@ -81,18 +85,6 @@ class LoggedModel:
         return asdict(self)
 
 
-def flatten_params(config: BaseModel, prefix: str = "") -> dict[str, str]:
-    """`section.field: value` pairs for every setting in a config model."""
-    out: dict[str, str] = {}
-    for name in type(config).model_fields:
-        value = getattr(config, name)
-        if isinstance(value, BaseModel):
-            out.update(flatten_params(value, f"{prefix}{name}."))
-        else:
-            out[f"{prefix}{name}"] = str(value)
-    return out
-
-
 def log_training_run(
     config: RunConfig,
     dataset_dir: Path,
@@ -109,12 +101,24 @@ def log_training_run(
     A model already registered (same trained-model fingerprint) is reported, not
     registered again: a rerun that trained nothing new adds nothing to the registry.
     """
+    from mlflow.exceptions import MlflowException
+
     uri, _ = resolve_tracking_uri(config.tracking.tracking_uri)
-    with registry_lock(uri, config.tracking.registered_model), active_store(uri):
-        return _log_new_run(
-            config, dataset_dir, tokenized_dir, model_dir, report_dir, champion,
-            flow_run_id, flow_run_url,
-        )  # fmt: skip
+    try:
+        with registry_lock(uri, config.tracking.registered_model), active_store(uri):
+            return _log_new_run(
+                config, dataset_dir, tokenized_dir, model_dir, report_dir, champion,
+                flow_run_id, flow_run_url,
+            )  # fmt: skip
+    except MlflowException as exc:
+        if exc.error_code != "TEMPORARILY_UNAVAILABLE":
+            raise
+        # MLflow's message carries the SQL statement; what went wrong is its first line.
+        reason = str(exc.message).strip().partition("\n")[0]
+        raise TrackingStoreError(
+            f"MLflow store {uri} is busy ({reason}): the run was not logged; the trained "
+            "model stays cached: rerun when the store is free"
+        ) from exc
 
 
 def _log_new_run(
@@ -137,6 +141,16 @@ def _log_new_run(
     if existing is not None:
         run = _client(uri).get_run(existing.run_id)
         logger.info("model %s is already version %s: nothing logged", model_key, existing.version)
+        if run.info.status != "FINISHED":
+            # Its process was killed after registering (we hold the registry lock it logged
+            # under): the version has its scores; it gets its description if it has none,
+            # its run ends here, and the gate judges it next.
+            if not existing.description:
+                card = model_card(config, read_manifest(dataset_dir), read_report(report_dir), meta)
+                name = config.tracking.registered_model
+                note = run.data.tags.get(NOTE_TAG, "")
+                describe_version(uri, name, str(existing.version), note, card)
+            _client(uri).set_terminated(existing.run_id, status="FINISHED")
         return LoggedModel(
             run_id=existing.run_id,
             experiment_id=run.info.experiment_id,
@@ -150,8 +164,6 @@ def _log_new_run(
 
     experiment = experiment_id(uri, config.tracking.experiment, artifact_location)
     end_abandoned_runs(uri, experiment)
-    for stale in remove_unscored_versions(uri, config.tracking.registered_model, model_key):
-        logger.warning("removed version %s of this model: it was registered without scores", stale)
     manifest = read_manifest(dataset_dir)
     report = read_report(report_dir)
     stats = read_stats(tokenized_dir)

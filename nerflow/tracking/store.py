@@ -6,11 +6,17 @@ call never leaks one run's store into the next, or into the environment.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+from nerflow.locking import file_lock
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
@@ -30,6 +36,8 @@ _RETRY_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
 }
+#: How long a check waits for a SQLite store another process is writing (as MLflow's calls).
+SQLITE_BUSY_SECONDS = 20
 
 
 class TrackingStoreError(RuntimeError):
@@ -55,8 +63,11 @@ def check_store(uri: str, must_exist: bool = False, timeout: float = 5.0) -> Non
         except (urllib.error.URLError, OSError) as exc:
             reason = str(getattr(exc, "reason", exc))
         raise TrackingStoreError(f"MLflow tracking server {uri} does not answer ({reason})")
+    if uri.startswith(("postgresql", "mysql")):
+        _check_database(uri, timeout)
+        return
     if not uri.startswith("sqlite:///"):
-        return  # another kind of store (databricks, postgresql, ...): MLflow reports itself
+        return  # another kind of store (databricks, ...): MLflow reports itself
     path = Path(uri.removeprefix("sqlite:///"))
     if not path.parent.is_dir():
         raise TrackingStoreError(f"MLflow store {uri}: folder {path.parent} does not exist")
@@ -65,16 +76,42 @@ def check_store(uri: str, must_exist: bool = False, timeout: float = 5.0) -> Non
             raise TrackingStoreError(f"no MLflow store at {path} ({uri}): nothing to read")
         return
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        with sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, timeout=SQLITE_BUSY_SECONDS
+        ) as connection:
             connection.execute("select count(*) from sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
         raise TrackingStoreError(f"MLflow store {path} cannot be read: {exc}") from exc
 
 
-def bound_retries() -> None:
-    """Cap MLflow's HTTP retries (unless set) so a dead server fails a call in seconds."""
+def _check_database(uri: str, timeout: float) -> None:
+    """Connect once: MLflow retries a dead database server ten times over 100 s."""
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(uri)
+    shown = url.render_as_string(hide_password=True)
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": int(timeout)})
+        try:
+            engine.connect().close()
+        finally:
+            engine.dispose()
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:  # ImportError: no driver
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise TrackingStoreError(f"MLflow store {shown} cannot be reached ({reason})") from exc
+
+
+def _prepare(uri: str) -> None:
+    """Set MLflow up for nerflow's calls to `uri`.
+
+    HTTP retries are capped (unless set) so a dead server fails a call in seconds; a store
+    error (a SQLite store locked for over 20 s) reaches the caller once, not also as MLflow's
+    log of it with two tracebacks; a new store is created once.
+    """
     for name, value in _RETRY_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    _created(uri)
 
 
 def default_store(root: Path | None = None) -> tuple[str, str]:
@@ -89,20 +126,70 @@ def resolve_tracking_uri(configured: str | None) -> tuple[str, str | None]:
 
     Without this MLflow would put a SQLite store's artifacts under the current directory.
     """
-    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    uri = without_password(configured or os.environ.get("MLFLOW_TRACKING_URI") or "")
     if not uri:
         return default_store()
     if uri.startswith("sqlite:///"):
-        return uri, (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
-    return uri, None
+        # One store, one spelling: the URI keys locks and "already registered" lookups.
+        path, query = _sqlite_path(uri)
+        return f"sqlite:///{path}{query}", (path.parent / "artifacts").as_uri()
+    return uri.rstrip("/"), None
+
+
+def without_password(uri: str) -> str:
+    """`uri` without its password, which goes where the store's client reads it instead
+    ($MLFLOW_TRACKING_USERNAME/PASSWORD for a tracking server, $PGPASSWORD for PostgreSQL):
+    a URI is shown, logged and stored as a parameter, a password must never be."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user, host = unquote(parts.username or ""), parts.netloc.rpartition("@")[2]
+    scheme = parts.scheme.partition("+")[0]
+    if scheme in ("http", "https"):
+        os.environ["MLFLOW_TRACKING_USERNAME"] = user
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password)
+        return urlunsplit(parts._replace(netloc=host))
+    if scheme == "postgresql":
+        os.environ["PGPASSWORD"] = unquote(parts.password)
+        return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
+    shown = urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    raise ValueError(
+        f"tracking URI {shown} holds a password: give it to the database's client another "
+        "way (its environment variable or option file), not in the URI"
+    )
+
+
+def _sqlite_path(uri: str) -> tuple[Path, str]:
+    """The absolute, resolved database path of a SQLite URI, and its `?query` if any."""
+    path, mark, query = uri.removeprefix("sqlite:///").partition("?")
+    return Path(path).resolve(), mark + query
 
 
 def client(uri: str) -> Any:
     """A client of both the tracking store and the registry at `uri`."""
     from mlflow import MlflowClient
 
-    bound_retries()
+    _prepare(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@cache
+def _created(uri: str) -> None:
+    """Create or migrate a SQLite store's tables, one process at a time (once per process).
+
+    Two processes opening a new database at once would both create its tables, and one
+    fails (`duplicate column name`).
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    from mlflow import MlflowClient
+
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    lock = Path(tempfile.gettempdir()) / "nerflow-locks" / f"store-{digest}.lock"
+    with file_lock(lock, f"the creation of MLflow store {uri}", timeout=600):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 
 
 @contextmanager
@@ -114,7 +201,7 @@ def active_store(uri: str) -> Iterator[None]:
     """
     import mlflow
 
-    bound_retries()
+    _prepare(uri)
     saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from nerflow.cli import app
+from nerflow.corpus.incoming import LOCK_FILE, incoming_files
 
 
 def test_ingest_adds_new_files_once_and_refuses_a_bad_batch_whole(tmp_path: Path) -> None:
@@ -16,7 +21,7 @@ def test_ingest_adds_new_files_once_and_refuses_a_bad_batch_whole(tmp_path: Path
     runner = CliRunner()
     first = runner.invoke(app, ["ingest", str(good), "--incoming-dir", str(incoming)])
     assert first.exit_code == 0, first.output
-    [stored] = list(incoming.iterdir())
+    [stored] = incoming_files(incoming)
     assert f"added: {good} -> {stored} (2 tweets)" in first.output
     again = runner.invoke(app, ["ingest", str(good), "--incoming-dir", str(incoming)])
     assert again.exit_code == 0 and "already there" in again.output
@@ -28,4 +33,67 @@ def test_ingest_adds_new_files_once_and_refuses_a_bad_batch_whole(tmp_path: Path
     assert refused.exit_code == 1
     assert f"error: {bad}:2: unknown tag 'CITY'" in refused.output
     assert "nothing was added" in refused.output and "Traceback" not in refused.output
-    assert list(incoming.iterdir()) == [stored]
+    assert incoming_files(incoming) == [stored]
+
+
+def test_a_copy_that_fails_midway_adds_none_of_the_batch(tmp_path: Path) -> None:
+    # A file-size limit (`ulimit -f`) lets the small file's copy through and stops the big one's.
+    small = tmp_path / "small.conll"
+    small.write_text("Angela\tB-PER\nMerkel\tI-PER\n", encoding="utf-8")
+    big = tmp_path / "big.conll"
+    big.write_text("Oslo\tB-LOC\n\n" * 20_000, encoding="utf-8")
+    incoming = tmp_path / "incoming"
+    limit = 64 * 1024
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    args = [sys.executable, "-m", "nerflow.cli", "ingest", str(small), str(big)]
+    result = subprocess.run(
+        [*args, "--incoming-dir", str(incoming)],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_file_size,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert list(incoming.iterdir()) == [incoming / LOCK_FILE]  # no file, no scratch copy
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {big}: cannot copy into {incoming}: File too large")
+    assert line.endswith("nothing was added")
+
+
+def test_ingest_refuses_a_file_over_the_size_limit(tmp_path: Path) -> None:
+    small = tmp_path / "small.conll"
+    small.write_text("Angela\tB-PER\n", encoding="utf-8")
+    big = tmp_path / "big.conll"
+    big.write_text("Oslo\tB-LOC\n\n" * 10_000, encoding="utf-8")
+    incoming = tmp_path / "incoming"
+    result = CliRunner().invoke(
+        app, ["ingest", str(small), str(big), "--incoming-dir", str(incoming), "--max-mb", "0.1"]
+    )
+    assert result.exit_code == 1
+    size = big.stat().st_size
+    assert f"error: {big}: {size:,} bytes, over the ingest limit of 0.1 MB" in result.output
+    assert incoming_files(incoming) == []
+    under = ["ingest", str(big), "--incoming-dir", str(incoming), "--max-mb", "1"]
+    assert CliRunner().invoke(app, under).exit_code == 0
+
+
+def test_what_is_not_a_file_is_refused_for_what_it_is(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.conll"
+    folder.mkdir()
+    fifo = tmp_path / "pipe.conll"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.conll"
+    loop.symlink_to(loop)
+    incoming = ["--incoming-dir", str(tmp_path / "incoming")]
+    expected = {
+        folder: "is a folder, not a CoNLL file",
+        fifo: "is a named pipe (FIFO), not a regular CoNLL file",
+        loop: "cannot be read: Too many levels of symbolic links",
+    }
+    for path, message in expected.items():
+        result = CliRunner().invoke(app, ["ingest", str(path), *incoming])
+        assert result.exit_code == 1
+        assert result.output == f"error: {path}: {message}; nothing was added\n"

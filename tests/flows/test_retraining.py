@@ -23,6 +23,8 @@ from tests.conftest import tiny_run_config
 from tests.flows.test_train_ner import _task_states
 
 NEW_TRAIN = "Angela\tB-PER\nMerkel\tI-PER\nvisits\tO\nParis\tB-LOC\n\nApple\tB-ORG\nsues\tO\n"
+#: What a week of the stream brings: one export a day, each new.
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 NEW_VALIDATION = "Taylor\tB-PER\nSwift\tI-PER\nin\tO\nChicago\tB-LOC\n\nGoogle\tB-ORG\n"
 
 
@@ -52,10 +54,13 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     # As if v1 had been scored on an easier validation split of its own time.
     client.set_model_version_tag("retrain-ner", "1", "val_f1", "0.9900")
 
-    # New data: a training file arrives, and the validation split gains a file.
-    new = tmp_path / "monday.conll"
-    new.write_text(NEW_TRAIN, encoding="utf-8")
-    [ingested] = ingest([new], base.data.incoming_dir)  # type: ignore[arg-type]
+    # New data: a week of training files arrives, and the validation split gains a file.
+    week = []
+    for day in DAYS:
+        week.append(tmp_path / f"stream-export-{day}-2026-12-07T06-00-00Z.conll")
+        week[-1].write_text(NEW_TRAIN.replace("Paris", day.title()), encoding="utf-8")
+    arrived = ingest(week, base.data.incoming_dir)  # type: ignore[arg-type]
+    assert all(a.added for a in arrived)
     validation = tmp_path / "validation-extra.conll"
     validation.write_text(NEW_VALIDATION, encoding="utf-8")
     data = base.data.model_copy(
@@ -76,9 +81,11 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     (tmp_path / "check").mkdir()
     write_report(v1_dir, dataset_dir, 32, tmp_path / "check")
     expected = read_report(tmp_path / "check")["splits"]
-    (tmp_path / "stale").mkdir()
-    write_file_report(v1_dir, ingested.target, 32, tmp_path / "stale")
-    stale = read_report(tmp_path / "stale")["f1"]
+    stale = {}
+    for ingested in arrived:
+        (tmp_path / ingested.target.stem).mkdir()
+        write_file_report(v1_dir, ingested.target, 32, tmp_path / ingested.target.stem)
+        stale[ingested.target.name] = read_report(tmp_path / ingested.target.stem)["f1"]
 
     decision = second["promotion"]
     assert decision["champion_val_f1"] == pytest.approx(expected["validation"]["f1"])
@@ -91,16 +98,20 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     logged = pytest.approx(expected["validation"]["f1"], abs=5e-5)  # metrics: 4 decimals
     assert metrics["champion_val_f1_same_data"] == logged
     assert metrics["champion_test_f1_same_data"] == pytest.approx(expected["test"]["f1"], abs=5e-5)
-    assert metrics[f"champion_f1_on_new/{ingested.target.name}"] == pytest.approx(stale, abs=5e-5)
-    assert second["champion_same_data"]["staleness"][0]["file"] == ingested.target.name
+    for name, f1 in stale.items():
+        assert metrics[f"champion_f1_on_new/{name}"] == pytest.approx(f1, abs=5e-5)
+    staleness = second["champion_same_data"]["staleness"]
+    assert sorted(entry["file"] for entry in staleness) == sorted(stale)
     v2 = client.get_model_version("retrain-ner", "2")
-    assert v2.tags["data"] == f"conll {base.data.local_dir.name} + 1 extra + 1 incoming"  # type: ignore[union-attr]
-    assert v2.tags["train_tweets"] == "12"
+    assert v2.tags["data"] == f"conll {base.data.local_dir.name} + 1 extra + 5 incoming"  # type: ignore[union-attr]
+    v1_tweets = int(client.get_model_version("retrain-ner", "1").tags["train_tweets"])
+    assert int(v2.tags["train_tweets"]) == v1_tweets + 2 * len(DAYS)
     assert v2.tags["champion_val_f1_same_data"] == f"{expected['validation']['f1']:.4f}"
     inputs = client.get_run(second["mlflow"]["run_id"]).inputs.dataset_inputs
     train_input = next(i for i in inputs if any(t.value == "training" for t in i.tags))
     files = next(t.value for t in train_input.tags if t.key == "files")
-    assert f"incoming:{ingested.target.name}" in files and "2 tweets" in files
+    assert all(f"incoming:{a.target.name}" in files for a in arrived), files
+    assert "data/manifest.json" in files  # where each file's SHA-256, tweets, entities are
 
     # Nothing new: a rerun is all cache hits, the champion's score included.
     third, states = run(config)

@@ -108,6 +108,21 @@ def test_a_gain_below_the_margin_does_not_promote(registry: tuple[str, MlflowCli
     assert gate_new_version(uri, NAME, v2, margin=0.01, actor="t").action == "challenger"
 
 
+def test_a_margin_of_zero_promotes_an_equal_score_as_its_check_says(
+    registry: tuple[str, MlflowClient],
+) -> None:
+    uri, client = registry
+    v1 = add_version(client, 0.60)
+    gate_new_version(uri, NAME, v1, margin=0.0, actor="t")
+    v2 = add_version(client, 0.60)
+    decision = gate_new_version(uri, NAME, v2, margin=0.0, actor="t")
+    assert "+0.0000 (needs >= +0.0000)" in decision.checks[0]
+    assert decision.action == "promoted", decision.reason
+    # ...and a gain of exactly the margin passes it, as the check says.
+    v3 = add_version(client, 0.61)
+    assert gate_new_version(uri, NAME, v3, margin=0.01, actor="t").action == "promoted"
+
+
 def test_a_better_version_takes_champion_and_the_old_one_is_kept(
     registry: tuple[str, MlflowClient],
 ) -> None:

@@ -82,3 +82,53 @@ def test_experiments_open_in_model_training_mode_with_a_scores_view_a_user_may_c
     assert links["version"] == (
         "http://127.0.0.1:5000/#/models/btc%20ner/versions/3?workflowType=machine_learning"
     )
+
+
+def test_a_database_server_where_nothing_listens_fails_in_seconds_without_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    uri = f"postgresql+psycopg://nerflow:s3cret@{LOOPBACK}:{free_port()}/mlflow"
+    started = time.monotonic()
+    with pytest.raises(TrackingStoreError) as raised:
+        check_store(uri)
+    assert time.monotonic() - started < 10
+    message = str(raised.value)
+    assert "cannot be reached" in message and f"{LOOPBACK}:" in message
+    assert "s3cret" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("uri", "variable"),
+    [
+        ("postgresql+psycopg://nerflow:p%40ss@db.example:5432/mlflow", "PGPASSWORD"),
+        ("https://alice:p%40ss@mlflow.example", "MLFLOW_TRACKING_PASSWORD"),
+    ],
+)
+def test_a_password_in_the_tracking_uri_is_never_stored_or_shown(
+    monkeypatch: pytest.MonkeyPatch, uri: str, variable: str
+) -> None:
+    from nerflow.config import TrackingConfig
+    from nerflow.tracking.store import resolve_tracking_uri
+
+    for name in ("PGPASSWORD", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    # What Prefect stores as the flow's parameter, and what nerflow logs and prints.
+    stored = TrackingConfig(tracking_uri=uri).model_dump_json()
+    assert "p@ss" not in stored and "p%40ss" not in stored
+    assert "db.example" in stored or "mlflow.example" in stored
+    assert os.environ[variable] == "p@ss"  # where the store's client reads it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert "p%40ss" not in resolve_tracking_uri(None)[0]
+
+
+def test_a_password_no_client_can_be_given_another_way_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from nerflow.config import TrackingConfig, describe_errors
+
+    with pytest.raises(ValidationError) as raised:
+        TrackingConfig(tracking_uri="mysql://root:hunter2@db/mlflow")
+    shown = describe_errors(raised.value)  # the line the CLI prints
+    assert shown.startswith("tracking_uri: tracking URI mysql://root:***@db/mlflow holds a")
+    assert "hunter2" not in shown
