@@ -18,11 +18,14 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
+from nerflow.orchestration.process import end_open_mlflow_runs, raise_if_terminated
 from nerflow.shared import attach as attach_shared_store
 
 
 @flow(
-    name="train-ner", description="Fine-tune and register a NER model on the Broad Twitter Corpus."
+    name="train-ner",
+    description="Fine-tune and register a NER model on the Broad Twitter Corpus.",
+    on_crashed=[end_open_mlflow_runs],
 )
 def train_ner(
     data: DataConfig = DataConfig(),  # noqa: B008 - frozen pydantic models are safe defaults
@@ -43,6 +46,7 @@ def train_ner(
     champion = score_champion_task(tracking, dataset_dir, data.max_length, work_dir)
     model_dir = train_model_task(tokenized_dir, model, training, work_dir, tracking)
     report_dir = evaluate_model_task(model_dir, dataset_dir, data.max_length, work_dir)
+    raise_if_terminated()  # a SIGTERM that some library swallowed still stops the run here
     logged = log_to_mlflow_task(
         RunConfig(
             data=data,

@@ -17,7 +17,8 @@ from nerflow.corpus.assemble import (
     write_dataset,
 )
 from nerflow.orchestration.caching import cached_task, only_network_errors
-from nerflow.outputs import StepCode, content_key, produce
+from nerflow.outputs import content_key, produce
+from nerflow.step_code import StepCode
 
 #: The code this step's output follows: its key hashes exactly these (see StepCode).
 CODE = StepCode(("nerflow.tasks.download_dataset", "nerflow.corpus", "nerflow.config"))

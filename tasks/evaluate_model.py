@@ -7,7 +7,8 @@ from pathlib import Path
 from nerflow.corpus.manifest import eval_fingerprint, read_manifest
 from nerflow.evaluation import write_report
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import StepCode, content_key, fingerprint_path, produce
+from nerflow.outputs import content_key, fingerprint_path, produce
+from nerflow.step_code import StepCode
 
 #: The code this step's output follows: its key hashes exactly these (see StepCode).
 CODE = StepCode(

@@ -17,7 +17,8 @@ from nerflow.config import TrackingConfig
 from nerflow.corpus.manifest import read_manifest, train_files
 from nerflow.evaluation import read_report, write_file_report
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import StepCode, content_key, fingerprint_path, is_complete, produce
+from nerflow.outputs import content_key, fingerprint_path, is_complete, produce
+from nerflow.step_code import StepCode
 from nerflow.tracking.champion import (
     Champion,
     ChampionScores,

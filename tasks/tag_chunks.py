@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import StepCode, content_key
+from nerflow.outputs import content_key
+from nerflow.step_code import StepCode
 from nerflow.tagging.chunks import TaggedChunks, load_tagger, tag_job, tagging_dtype
 from nerflow.tagging.config import TaggingConfig
 from nerflow.tagging.tweets import TweetInput, chunk_bounds, read_input

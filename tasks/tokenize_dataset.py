@@ -8,7 +8,8 @@ from nerflow.config import DataConfig, ModelConfig, resolve_base_model
 from nerflow.corpus.tokenize import tokenize_corpus
 from nerflow.inference.tokenizer import load_tokenizer
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import StepCode, content_key, fingerprint_path, produce
+from nerflow.outputs import content_key, fingerprint_path, produce
+from nerflow.step_code import StepCode
 
 #: The code this step's output follows: its key hashes exactly these (see StepCode).
 CODE = StepCode(

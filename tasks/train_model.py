@@ -13,7 +13,9 @@ from transformers import TrainerCallback
 from nerflow.config import ModelConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.artifacts import PrefectProgress
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import StepCode, content_key, fingerprint_path, produce
+from nerflow.orchestration.process import is_out_of_memory
+from nerflow.outputs import content_key, fingerprint_path, produce
+from nerflow.step_code import StepCode
 from nerflow.tracking.live import live_training_run
 from nerflow.training.fit import TrainingStopped, fit
 from nerflow.training.launch import launch
@@ -68,13 +70,14 @@ def train_model(
 
 
 def _retry_unless_stopped(task: object, run: object, state: object) -> bool:
-    """Retry a failed training (it resumes from its checkpoints), not a stopped one."""
+    """Retry a failed training (it resumes from its checkpoints), not a stopped one, nor one
+    that ran out of memory (it would again, after a pause)."""
     try:
         state.result()  # type: ignore[attr-defined]
     except TrainingStopped:
         return False
-    except BaseException:
-        return True
+    except BaseException as exc:
+        return not is_out_of_memory(exc)
     return False
 
 

@@ -99,7 +99,7 @@ def test_a_finished_output_missing_or_changing_a_file_is_built_again(
 
 
 def test_code_version_ignores_comments_docstrings_and_field_descriptions(tmp_path: Path) -> None:
-    from nerflow.outputs import source_fingerprint
+    from nerflow.step_code import source_fingerprint
 
     base = (
         '"""A step."""\n\nclass Config:\n    size: int = 3\n    """how many"""\n\n'
@@ -126,7 +126,7 @@ def test_editing_a_config_description_keeps_the_config_modules_fingerprint(
     tmp_path: Path,
 ) -> None:
     import nerflow.config
-    from nerflow.outputs import source_fingerprint
+    from nerflow.step_code import source_fingerprint
 
     source = Path(nerflow.config.__file__).read_text(encoding="utf-8")
     described = '"""peak learning rate (linear warm-up and decay)"""'

@@ -24,11 +24,14 @@ from typing import Any
 import pytest
 from prefect import Task
 
-from nerflow.outputs import StepCode, module_files
+from nerflow.step_code import StepCode, module_files
 from tests.conftest import CONLL_DIR, tiny_run_config
 
-#: Decides where and whether a step computes (cache folders, locks, the Prefect wrapper).
+#: Decides where and whether a step computes (cache folders, locks, the Prefect wrapper, a
+#: retry refused to a step that ran out of memory), never what it writes.
 MACHINERY = (
+    "nerflow.orchestration.process",
+    "nerflow.step_code",
     "nerflow.outputs",
     "nerflow.locking",
     "nerflow.shared",

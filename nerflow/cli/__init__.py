@@ -6,6 +6,7 @@ import typer
 
 from nerflow.cli import bench, inference, ingest, registry, serving, tag, train, tune
 from nerflow.orchestration.locks import install_shared_locks
+from nerflow.orchestration.process import out_of_memory_stops_at_once
 
 app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
@@ -40,4 +41,5 @@ app.command()(bench.bench)
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="nerflow")
+    with out_of_memory_stops_at_once():
+        app(prog_name="nerflow")

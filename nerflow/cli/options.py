@@ -22,7 +22,13 @@ import typer
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from nerflow.config import RunConfig
+from nerflow.config import RunConfig, describe_errors
+from nerflow.orchestration.process import (
+    is_out_of_memory,
+    note_signals,
+    start_temporary_server,
+    stop_out_of_memory,
+)
 from nerflow.orchestration.settings import apply_prefect_defaults
 
 #: `{"data": {"max_length": 64}}`: only the options a user gave, by config section.
@@ -132,7 +138,8 @@ def config_or_exit(config_file: Path | None, overrides: Overrides) -> RunConfig:
     try:
         return build_config(config_file, overrides)
     except (ValidationError, ValueError) as exc:
-        typer.echo(f"invalid configuration: {exc}", err=True)
+        shown = describe_errors(exc) if isinstance(exc, ValidationError) else exc
+        typer.echo(f"invalid configuration: {shown}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -144,11 +151,17 @@ def fail(exc: Exception | str, code: int = 1) -> NoReturn:
 
 def start_flow_command() -> None:
     """What a command that runs a flow does first: Prefect's defaults (before Prefect is
-    imported), nerflow's progress messages at INFO (not httpx chatter), and SIGTERM."""
+    imported), nerflow's progress messages at INFO (not httpx chatter), SIGTERM, and
+    Prefect's temporary server, tied to this process."""
     apply_prefect_defaults()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nerflow").setLevel(logging.INFO)
     exit_on_sigterm()
+    note_signals()
+    try:
+        start_temporary_server()
+    except RuntimeError as exc:  # it exited, or did not answer in time
+        fail(f"Prefect's temporary server did not start: {exc}")
 
 
 def finish_flow_command(
@@ -158,6 +171,8 @@ def finish_flow_command(
     its cause as one error line and exit 1."""
     if not state.is_completed():
         cause = state.result(raise_on_failure=False)
+        if isinstance(cause, BaseException) and is_out_of_memory(cause):
+            stop_out_of_memory(cause)
         fail(cause if isinstance(cause, Exception) else str(state.message or state.name))
     result: dict[str, Any] = state.result()
     typer.echo(render(result))

@@ -71,10 +71,11 @@ def train(
     start_flow_command()
     from nerflow.flows.train_ner import train_ner
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
+    from nerflow.orchestration.process import remember_flow_run
     from nerflow.reporting.summary import format_summary
 
     with tracebacks_to_run_logs_only():
-        state = train_ner(
+        state = train_ner.with_options(on_running=[remember_flow_run])(
             data=run.data,
             model=run.model,
             training=run.training,

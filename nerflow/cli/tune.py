@@ -55,9 +55,10 @@ def tune(
     start_flow_command()
     from nerflow.flows.tune_ner import tune_ner
     from nerflow.orchestration.logs import tracebacks_to_run_logs_only
+    from nerflow.orchestration.process import remember_flow_run
 
     with tracebacks_to_run_logs_only():
-        state = tune_ner(
+        state = tune_ner.with_options(on_running=[remember_flow_run])(
             data=run.data, model=run.model, training=run.training, tracking=run.tracking,
             tune=settings, work_dir=run.work_dir, shared_dir=run.shared_dir, return_state=True,
         )  # fmt: skip

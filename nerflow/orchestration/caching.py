@@ -18,7 +18,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, Completed
 
 from nerflow.orchestration.locks import install_shared_locks
-from nerflow.outputs import StepCode, StepStopped, watch_outputs
+from nerflow.outputs import StepStopped, watch_outputs
+from nerflow.step_code import StepCode
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+#: A hook of the commands' own (`nerflow.orchestration.process`): Prefect logs each call of it.
+_QUIET_HOOK = "'remember_flow_run'"
 
 
 class _NoRunTracebacks(logging.Filter):
@@ -14,9 +16,12 @@ class _NoRunTracebacks(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False for a run's traceback or failed-state line, True for everything else."""
+        message = record.getMessage()
+        if _QUIET_HOOK in message:
+            return False
         if not record.name.startswith(_RUN_LOGGERS):
             return True
-        failed = record.getMessage().startswith(("Finished in state Failed", "Encountered"))
+        failed = message.startswith(("Finished in state Failed", "Encountered"))
         return not (record.exc_info or failed)
 
 

@@ -1,1 +1,1 @@
-"""Fine-tuning with the transformers Trainer: batching, checkpoints, freezing, torchrun."""
+"""Fine-tuning with the transformers Trainer: batching, checkpoints, freezing, ranks."""

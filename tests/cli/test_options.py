@@ -74,3 +74,30 @@ def test_help_keeps_bracketed_text() -> None:
     assert "[optuna.db beside MLflow's]" in " ".join(tune.output.split())
     train = runner.invoke(app, ["train", "--help"])
     assert "[data] [model] [training] [tracking]" in " ".join(train.output.split())
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (b'[training]\nlearning_rate = "0.001"\n', "training.learning_rate: Input should be"),
+        (b"[training]\nepochs = true\n", "training.epochs: Input should be a valid number"),
+        (b"[training]\n# \xff\n", "run.toml:2: not UTF-8 (byte 0xff"),
+    ],
+)
+def test_a_bad_config_file_is_one_line_naming_file_and_field(
+    tmp_path: Path, toml: bytes, message: str
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_bytes(toml)
+    result = runner.invoke(app, ["train", "--config", str(config)], env={"COLUMNS": "500"})
+    assert result.exit_code == 2
+    [line] = result.output.splitlines()
+    assert line.startswith(f"invalid configuration: {config}") and message in line
+
+
+def test_a_work_dir_that_is_a_file_exits_2_naming_it(tmp_path: Path) -> None:
+    taken = tmp_path / "work"
+    taken.write_text("", encoding="utf-8")
+    result = runner.invoke(app, ["train", "--work-dir", str(taken)])
+    assert result.exit_code == 2
+    assert result.output == f"invalid configuration: work_dir: {taken} is a file, not a folder\n"

@@ -180,9 +180,43 @@ def test_training_in_two_processes_saves_one_model_from_rank_zero(
     assert train_model(tokenized, model, training, tmp_path) == out
 
 
+def test_a_training_in_two_processes_listens_on_loopback_only(
+    tmp_path: Path, tiny_model_dir: Path, tokenized: Path
+) -> None:
+    import threading
+
+    import psutil
+
+    listening: set[str] = set()
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(0.05):
+            for process in psutil.Process().children(recursive=True):
+                try:
+                    sockets = process.net_connections(kind="tcp")
+                except psutil.Error:
+                    continue  # exited meanwhile
+                listening.update(s.laddr.ip for s in sockets if s.status == psutil.CONN_LISTEN)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        training = TrainingConfig(max_steps=4, batch_size=4, device="cpu", processes=2)
+        train_model(tokenized, ModelConfig(base_model=str(tiny_model_dir)), training, tmp_path)
+    finally:
+        finished.set()
+        watcher.join()
+    assert listening  # the ranks' own (gloo) listeners: the watch saw the run
+    assert listening <= {"127.0.0.1", "::1"}
+
+
 def test_a_failing_distributed_run_raises_with_the_ranks_error(
     tmp_path: Path, tokenized: Path
 ) -> None:
+    import shlex
+    import subprocess
+
     model = ModelConfig(base_model=str(tmp_path / "no-such-model"))
     training = TrainingConfig(max_steps=1, device="cpu", processes=2)
     with pytest.raises(RuntimeError, match=r"(?s)distributed training failed.*cannot load") as err:
@@ -190,6 +224,9 @@ def test_a_failing_distributed_run_raises_with_the_ranks_error(
     assert not any((tmp_path / "models").iterdir())  # the scratch folder went with the failure
     spec = Path(str(err.value).split("spec ", 1)[1].split(",", 1)[0])
     assert spec.is_file()  # kept for a rerun by hand
+    rerun = str(err.value).split("rerun with: ", 1)[1].split("); last stderr", 1)[0]
+    again = subprocess.run(shlex.split(rerun), capture_output=True, text=True, timeout=120)
+    assert again.returncode != 0 and "cannot load" in again.stderr
     spec.unlink()
 
 
@@ -235,3 +272,15 @@ def test_auto_trains_in_bf16_only_on_a_cpu_that_computes_it_natively(
     monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
     assert device.training_precision("cpu", "auto") == expected
     assert device.training_precision("cpu", "fp32") == "fp32"  # asked for: as asked
+
+
+def test_a_training_that_ran_out_of_memory_is_not_retried() -> None:
+    from nerflow.tasks.train_model import _retry_unless_stopped
+    from prefect.states import Failed
+
+    def failed(exc: BaseException) -> object:
+        return Failed(data=exc, message=str(exc))
+
+    assert _retry_unless_stopped(None, None, failed(RuntimeError("rank 1 died")))
+    assert not _retry_unless_stopped(None, None, failed(MemoryError()))
+    assert not _retry_unless_stopped(None, None, failed(RuntimeError("can't start new thread")))
