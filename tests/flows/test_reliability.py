@@ -141,22 +141,6 @@ def test_a_version_is_created_with_its_scores_in_one_call(
     assert {"val_f1", "test_f1", "nerflow.model_key"} <= set(created[0])
 
 
-def test_a_version_left_without_scores_is_replaced_by_the_next_run(
-    tmp_path: Path, tiny_model_dir: Path
-) -> None:
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert start(tmp_path, tiny_model_dir).is_completed()
-    # What a process killed between registering and tagging (older nerflow) left behind.
-    for tag in ("val_f1", "test_f1"):
-        client.delete_model_version_tag(NAME, "1", tag)
-    client.delete_registered_model_alias(NAME, "champion")
-    again = start(tmp_path, tiny_model_dir)
-    assert again.is_completed(), again.message
-    versions = client.search_model_versions(f"name='{NAME}'")
-    assert [(str(v.version), "val_f1" in v.tags) for v in versions] == [("2", True)]
-    assert client.get_registered_model(NAME).aliases == {"champion": 2}
-
-
 def test_a_failure_after_registration_leaves_no_version_and_no_alias(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
