@@ -1,4 +1,4 @@
-"""The registry lock: one writer at a time per registered model."""
+"""Tracking locks: one registry writer per registered model, one creator per new store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nerflow.locking import named_lock
+from nerflow.locking import file_lock, named_lock
 
 
 @contextmanager
@@ -22,8 +22,22 @@ def registry_lock(uri: str, registered_model: str, timeout: float = 1800) -> Ite
     killed holder cannot block the next run for long (the file lock dies with its process,
     the server's lease expires).
     """
-    digest = hashlib.sha256(f"{uri}|{registered_model}".encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / "nerflow-locks" / f"registry-{digest}.lock"
+    digest, path = _lock_file("registry", f"{uri}|{registered_model}")
     what = f"the registry of {registered_model!r}"
     with named_lock(f"nerflow-registry-{digest}", what, path, timeout):
         yield
+
+
+@contextmanager
+def store_creation_lock(uri: str) -> Iterator[None]:
+    """Serialize the creation (or migration) of the store at `uri` on this machine: two
+    processes creating one database's tables at once would fail (`duplicate column`)."""
+    _, path = _lock_file("store", uri)
+    with file_lock(path, f"the creation of MLflow store {uri}", timeout=600):
+        yield
+
+
+def _lock_file(kind: str, key: str) -> tuple[str, Path]:
+    """A short digest of `key`, and the machine-wide lock file named by it."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return digest, Path(tempfile.gettempdir()) / "nerflow-locks" / f"{kind}-{digest}.lock"

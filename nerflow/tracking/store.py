@@ -6,17 +6,15 @@ call never leaks one run's store into the next, or into the environment.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from nerflow.locking import file_lock
+from nerflow.tracking.locks import store_creation_lock
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
@@ -68,7 +66,7 @@ def check_store(uri: str, must_exist: bool = False, timeout: float = 5.0) -> Non
         return
     if not uri.startswith("sqlite:///"):
         return  # another kind of store (databricks, ...): MLflow reports itself
-    path = Path(uri.removeprefix("sqlite:///"))
+    path, _ = _sqlite_path(uri)
     if not path.parent.is_dir():
         raise TrackingStoreError(f"MLflow store {uri}: folder {path.parent} does not exist")
     if not path.is_file():
@@ -186,9 +184,7 @@ def _created(uri: str) -> None:
         return
     from mlflow import MlflowClient
 
-    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
-    lock = Path(tempfile.gettempdir()) / "nerflow-locks" / f"store-{digest}.lock"
-    with file_lock(lock, f"the creation of MLflow store {uri}", timeout=600):
+    with store_creation_lock(uri):
         MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 
 
