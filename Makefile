@@ -80,6 +80,7 @@ lint: install ## ruff lint + format check, mypy
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/nerflow
 	ln -s $(CURDIR)/nerflow/* $(TYPECHECK)/nerflow/
 	for layer in tasks flows deployments; do ln -s $(CURDIR)/$$layer $(TYPECHECK)/nerflow/$$layer; done
+	ln -s $(CURDIR)/benchmarks $(TYPECHECK)/benchmarks
 	cd $(TYPECHECK) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml
 
 format: install ## apply ruff fixes and formatting
@@ -120,11 +121,15 @@ worker: install ## run a process worker for the deployed retraining; needs make 
 	NERFLOW_ROOT=$(CURDIR) PREFECT_API_URL=$(PREFECT_API) \
 		$(VENV)/bin/prefect worker start --pool nerflow-process
 
+.PHONY: bench-gpu
 bench: install ## full benchmark vs the seed pipeline (about 10 min on 2 cores): bench/benchmark.md
-	$(VENV)/bin/nerflow bench --full --out bench
+	$(PY) -m benchmarks --full --out bench
 
 bench-quick: install ## the same comparisons with small step counts (minutes)
-	$(VENV)/bin/nerflow bench --quick --out bench
+	$(PY) -m benchmarks --quick --out bench
+
+bench-gpu: install ## GPU training throughput and MFU of a random bert-base-cased: bench/gpu_benchmark.json
+	$(PY) -m benchmarks --gpu --out bench
 
 clean: ## remove caches of datasets and models (.nerflow) and Prefect's local state (.prefect)
 	rm -rf .nerflow .prefect

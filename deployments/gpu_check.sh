@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU path end to end, on a machine with a CUDA GPU and nerflow installed:
-#   1. nerflow bench --gpu (random-init bert-base-cased shape: tokens/s, MFU);
+# The GPU path end to end, on a machine with a CUDA GPU and nerflow installed (run it from a
+# checkout of the repository: the benchmark is the repository's benchmarks/, not installed):
+#   1. make bench-gpu's benchmark (random-init bert-base-cased shape: tokens/s, MFU);
 #   2. a short nerflow train of a random-init bert-base-shaped model on the real corpus,
 #      default device and precision, then nerflow evaluate and nerflow predict on it;
 #   3. the same training through torchrun with one process (nerflow.training.launch, as
@@ -18,6 +19,8 @@ set -uo pipefail
 data=$1 tokenizer=$2 out=$3 steps=${4:-300}
 nerflow=${NERFLOW:-nerflow}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # absolute: the benchmark runs from the repository root
+root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t nerflow-gpu-check-XXXX)
 store="sqlite:///$work/mlruns/mlflow.db"
 mkdir -p "$work/mlruns"
@@ -44,7 +47,7 @@ python3 -c "import torch, transformers; print('torch', torch.__version__, 'cuda'
 torch.version.cuda, 'transformers', transformers.__version__)" >> "$out/gpu.txt" 2>&1
 cat "$out/gpu.txt"
 
-step bench 240 $nerflow bench --gpu --out "$out/bench"
+step bench 240 env -C "$root" python3 -m benchmarks --gpu --out "$out/bench"
 
 # A random-init model of bert-base's shape, with the offline tokenizer's vocabulary.
 base="$work/bert-base-random"
@@ -72,23 +75,26 @@ step train-torchrun 420 python3 - "$work/work" "$base" "$steps" <<'PY'
 import sys
 from pathlib import Path
 from nerflow.config import ModelConfig, TrainingConfig
-from nerflow.training.fit import read_training_meta
+from nerflow.training.fit import FitJob
+from nerflow.training.meta import read_training_meta
 from nerflow.training.launch import launch
 work, base, steps = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 [tokenized] = [p for p in (work / "tokenized").iterdir() if (p / "FINGERPRINT").is_file()]
 out = work / "torchrun" / "model"
 out.parent.mkdir(parents=True, exist_ok=True)
 training = TrainingConfig(max_steps=steps, processes=1)
-launch(tokenized, ModelConfig(base_model=base), training, work / "torchrun" / "ckpt", out, "gpu")
+launch(FitJob(tokenized_dir=tokenized, model=ModelConfig(base_model=base), training=training,
+              checkpoints=work / "torchrun" / "ckpt", out=out, key="gpu"))
 meta = read_training_meta(out)
-print({k: meta[k] for k in ("device", "precision", "processes", "train_seconds")})
+print(meta.model_dump(include={"device", "precision", "processes", "train_seconds"}))
 PY
 
 python3 - "$work/work" "$out" <<'PY' | tee "$out/gpu_check.json"
 import json, sys
 from pathlib import Path
-from nerflow.outputs import compute_seconds
-from nerflow.training.fit import TRAINING_META, read_training_meta
+from nerflow.cache import compute_seconds
+from nerflow.reporting.summary import RunSummary
+from nerflow.training.meta import TRAINING_META, read_training_meta
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
 result = {"steps": {}, "bench": None, "trainings": [], "evaluate": None}
 for line in (out / "timings.tsv").read_text().splitlines():
@@ -96,18 +102,17 @@ for line in (out / "timings.tsv").read_text().splitlines():
     result["steps"][name] = {"rc": int(rc), "wall_s": int(ms) / 1000}
 if (bench := out / "bench" / "gpu_benchmark.json").exists():
     result["bench"] = json.loads(bench.read_text())
-keep = ("device", "precision", "processes", "per_device_train_batch_size", "train_seconds",
-        "train_samples_per_second", "global_steps", "best_validation_f1", "peak_rss_mb")
+keep = {"device", "precision", "processes", "per_device_train_batch_size", "train_seconds",
+        "train_samples_per_second", "global_steps", "best_validation_f1", "peak_rss_mb"}
 models = [p.parent for p in sorted((work / "models").glob(f"*/{TRAINING_META}"))]
 models += [p.parent for p in (work / "torchrun").glob(f"model/{TRAINING_META}")]
 for model in models:
     meta = read_training_meta(model)
-    result["trainings"].append({"model": model.name, **{k: meta.get(k) for k in keep}})
+    result["trainings"].append({"model": model.name, **meta.model_dump(include=keep)})
 if (summary := out / "train.json").exists():
-    s = json.loads(summary.read_text())
-    result["train"] = {"val_f1": s["scores"]["validation"]["overall"]["f1"],
-                       "test_f1": s["scores"]["test"]["overall"]["f1"],
-                       "device": s["device"], "train_seconds": s["train_seconds"]}
+    s = RunSummary.model_validate_json(summary.read_text())
+    result["train"] = {"val_f1": s.scores["validation"].f1, "test_f1": s.scores["test"].f1,
+                       "device": s.device, "train_seconds": s.train_seconds}
 result["step_compute_s"] = {
     step: [s for p in sorted((work / step).glob("*")) if (s := compute_seconds(p)) is not None]
     for step in ("datasets", "tokenized", "models", "reports")

@@ -1,13 +1,12 @@
-"""The retraining deployment: `train-ner` on a schedule, one run at a time, promoted by the gate.
-
-Defined here in code (served by `nerflow serve`) and in `prefect.yaml` (worked by a work
-pool); both give the same schedule, concurrency limit, tags and parameters. The flow
-never imports this module.
-"""
+"""The retraining deployment in code, served by `nerflow serve`: `train-ner` on a schedule, one
+run at a time. Its schedule, limit, tags and description are prefect.yaml's `definitions`, the
+one home that `prefect deploy` reads too. The flow never imports this module."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,27 +17,32 @@ if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
     from prefect.schedules import Schedule
 
+#: The checkout's deployment file (the package is installed editable from it).
+PREFECT_YAML = Path(__file__).resolve().parents[1] / "prefect.yaml"
 DEPLOYMENT_NAME = "nightly-retrain"
-#: 02:00 every night: after the day's corpus updates, before anyone looks at the registry.
-DEFAULT_CRON = "0 2 * * *"
-#: Explicit, so "nightly" does not silently follow whatever zone the server runs in.
-DEFAULT_TIMEZONE = "UTC"
-TAGS = ("nerflow", "retraining", "btc-ner")
-DESCRIPTION = (
-    "Scheduled retraining of the BTC NER model. Unchanged corpus, config and code: every "
-    "step is a cache hit and nothing new is registered. Otherwise the model is retrained, "
-    "logged to MLflow and judged by the promotion gate (champion / challenger)."
-)
-
 Collision = Literal["enqueue", "cancel-new"]
 
 
+@cache
+def definitions() -> dict[str, Any]:
+    """prefect.yaml's `definitions`: the nightly schedule, the one-run limit, tags, description."""
+    import yaml
+
+    try:
+        return dict(yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))["definitions"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise RuntimeError(f"{PREFECT_YAML}: no deployment definitions ({exc!r})") from exc
+
+
 def retraining_schedule(
-    cron: str = DEFAULT_CRON, timezone: str = DEFAULT_TIMEZONE, interval: float | None = None
+    cron: str | None = None, timezone: str | None = None, interval: float | None = None
 ) -> Schedule:
-    """A cron schedule, or an interval in seconds when given, in an explicit IANA timezone."""
+    """A cron schedule (prefect.yaml's nightly one by default), or an interval in seconds, in
+    an explicit IANA timezone."""
     from prefect.schedules import Cron, Interval
 
+    nightly = definitions()["schedules"]["nightly"]
+    timezone = timezone or nightly["timezone"]
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -47,34 +51,26 @@ def retraining_schedule(
         if interval <= 0:
             raise ValueError(f"interval must be positive seconds, got {interval}")
         return Interval(timedelta(seconds=interval), timezone=timezone)
-    return Cron(cron, timezone=timezone)  # Prefect validates the cron expression
+    return Cron(cron or nightly["cron"], timezone=timezone)  # Prefect validates the cron
 
 
-def concurrency(collision: Collision = "enqueue") -> ConcurrencyLimitConfig:
-    """At most one retraining at a time; what happens to a run that collides with it.
-
-    `enqueue` (default): the new run waits (state AwaitingConcurrencySlot) and starts
-    when the running one ends. A queued run after an unchanged one costs only cache
-    lookups, and a run triggered by a corpus change is never dropped.
-    `cancel-new`: the new run is cancelled; the next firing picks up any change.
-    """
+def concurrency(collision: Collision | None = None) -> ConcurrencyLimitConfig:
+    """prefect.yaml's limit of one retraining at a time; `collision` overrides what happens to
+    a run due while one runs (enqueue: it waits; cancel-new: it is cancelled)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
-    strategy = {
-        "enqueue": ConcurrencyLimitStrategy.ENQUEUE,
-        "cancel-new": ConcurrencyLimitStrategy.CANCEL_NEW,
-    }.get(collision)
-    if strategy is None:
+    if collision not in (None, "enqueue", "cancel-new"):
         raise ValueError(f"collision strategy {collision!r}: use enqueue or cancel-new")
-    return ConcurrencyLimitConfig(limit=1, collision_strategy=strategy)
+    limit = definitions()["concurrency"]
+    strategy = collision.upper().replace("-", "_") if collision else limit["collision_strategy"]
+    return ConcurrencyLimitConfig(
+        limit=limit["limit"], collision_strategy=ConcurrencyLimitStrategy(strategy)
+    )
 
 
 def retraining_parameters(config: RunConfig) -> dict[str, Any]:
-    """The flow's parameters as JSON, with paths and the tracking store pinned absolutely.
-
-    A flow run may start in another working directory (a worker's temporary folder), so
-    relative paths would land caches and the MLflow store somewhere else on every run.
-    """
+    """The flow's parameters as JSON, with paths and the tracking store pinned absolutely: a
+    worker's run may start in another working directory."""
     from nerflow.tracking.store import resolve_tracking_uri
 
     data = config.data
@@ -103,19 +99,20 @@ def retraining_deployment(
     config: RunConfig,
     schedule: Schedule | None = None,
     name: str = DEPLOYMENT_NAME,
-    collision: Collision = "enqueue",
+    collision: Collision | None = None,
 ) -> RunnerDeployment:
     """The `train-ner` deployment: schedule, limit of one run, tags, description, parameters."""
     from nerflow.flows.train_ner import train_ner
     from prefect.types.entrypoint import EntrypointType
 
+    facts = definitions()
     deployment = train_ner.to_deployment(
         name=name,
         schedule=schedule or retraining_schedule(),
         concurrency_limit=concurrency(collision),
         parameters=retraining_parameters(config),
-        description=DESCRIPTION,
-        tags=list(TAGS),
+        description=facts["description"],
+        tags=list(facts["tags"]),
         # The installed package's module path: found from any working directory.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
@@ -124,11 +121,8 @@ def retraining_deployment(
 
 
 def require_server() -> str:
-    """The configured Prefect API URL; a clear error when there is none.
-
-    Without one Prefect starts a temporary in-process server that has no scheduler,
-    so the schedule would never fire.
-    """
+    """The configured Prefect API URL; without one Prefect's temporary server has no
+    scheduler, so the schedule would never fire."""
     from prefect.settings import PREFECT_API_URL
 
     url = PREFECT_API_URL.value()
@@ -140,20 +134,10 @@ def require_server() -> str:
     return str(url)
 
 
-def serve_retraining(
-    config: RunConfig,
-    schedule: Schedule | None = None,
-    name: str = DEPLOYMENT_NAME,
-    collision: Collision = "enqueue",
-) -> None:
-    """Register the deployment and execute its runs here until interrupted (Ctrl-C).
-
-    The server's scheduler creates the runs; this process polls for them. On shutdown
-    the schedule is paused, so no runs pile up while nothing serves them.
-    """
+def serve_retraining(deployment: RunnerDeployment) -> None:
+    """Register `deployment` and execute its runs here, one at a time, until Ctrl-C; on
+    shutdown the schedule is paused, so no runs pile up while nothing serves them."""
     from prefect import serve
 
     require_server()
-    deployment = retraining_deployment(config, schedule, name, collision)
-    # limit=1 here as well: the served process never starts a second training itself.
     serve(deployment, limit=1)

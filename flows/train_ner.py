@@ -1,4 +1,4 @@
-"""The training flow: download → re-tokenize → fine-tune → evaluate → MLflow registry."""
+"""The training flow: gather → re-tokenize → fine-tune → evaluate → MLflow registry → gate."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from nerflow.tasks.check_run import check_run_task
-from nerflow.tasks.download_dataset import download_dataset_task
 from nerflow.tasks.evaluate_model import evaluate_model_task
 from nerflow.tasks.gate_new_version import gate_new_version_task
+from nerflow.tasks.gather_corpus import gather_corpus_task
 from nerflow.tasks.log_to_mlflow import log_to_mlflow_task
 from nerflow.tasks.score_champion import score_champion_task
 from nerflow.tasks.summarize_run import summarize_run_task
@@ -19,7 +19,6 @@ from prefect.runtime import flow_run
 
 from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.process import end_open_mlflow_runs, raise_if_terminated
-from nerflow.shared import attach as attach_shared_store
 
 
 @flow(
@@ -37,9 +36,8 @@ def train_ner(
 ) -> dict[str, Any]:
     """Run every step; cached steps are skipped when their inputs' content is unchanged."""
     work_dir = work_dir.resolve()
-    check_run_task(data, model, tracking)
-    attach_shared_store(work_dir, shared_dir)
-    dataset_dir = download_dataset_task(data, work_dir)
+    tracking = check_run_task(data, model, tracking, work_dir, shared_dir)  # one store from here
+    dataset_dir = gather_corpus_task(data, work_dir)
     tokenized_dir = tokenize_dataset_task(dataset_dir, model, data, work_dir)
     # The champion on this data, before anything new is trained: the fair baseline for the
     # gate, and its F1 on each new incoming file (staleness).
@@ -47,21 +45,10 @@ def train_ner(
     model_dir = train_model_task(tokenized_dir, model, training, work_dir, tracking)
     report_dir = evaluate_model_task(model_dir, dataset_dir, data.max_length, work_dir)
     raise_if_terminated()  # a SIGTERM that some library swallowed still stops the run here
+    run = RunConfig(data=data, model=model, training=training, tracking=tracking,
+                    work_dir=work_dir, shared_dir=shared_dir)  # fmt: skip
     logged = log_to_mlflow_task(
-        RunConfig(
-            data=data,
-            model=model,
-            training=training,
-            tracking=tracking,
-            work_dir=work_dir,
-            shared_dir=shared_dir,
-        ),
-        dataset_dir,
-        tokenized_dir,
-        model_dir,
-        report_dir,
-        champion,
-        flow_run.get_id(),
+        run, dataset_dir, tokenized_dir, model_dir, report_dir, champion, flow_run.get_id()
     )
     actor = f"prefect flow run {flow_run.get_id()}"
     decision = gate_new_version_task(logged, report_dir, champion, tracking, actor)

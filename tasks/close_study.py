@@ -12,10 +12,8 @@ from nerflow.tasks.open_study import StudyRef
 from nerflow.config import DataConfig, ModelConfig, TrainingConfig
 from nerflow.orchestration.artifacts import publish_trials_table
 from nerflow.orchestration.caching import uncached_task
-from nerflow.tuning.config import TuneConfig
-from nerflow.tuning.report import best_trial, study_figures, trial_rows
-from nerflow.tuning.space import apply
-from nerflow.tuning.study import open_study
+from nerflow.tuning.config import TuneConfig, apply
+from nerflow.tuning.study import best_trial, open_study, study_figures, trial_rows
 
 logger = logging.getLogger(__name__)
 

@@ -4,34 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nerflow.corpus.manifest import eval_fingerprint, read_manifest
+from nerflow.cache import content_key, fingerprint_path, produce
+from nerflow.corpus.manifest import read_manifest
 from nerflow.evaluation import write_report
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import content_key, fingerprint_path, produce
 from nerflow.step_code import StepCode
 
-#: The code this step's output follows: its key hashes exactly these (see StepCode).
 CODE = StepCode(
-    (
-        "nerflow.tasks.evaluate_model",
-        "nerflow.evaluation",
-        "nerflow.corpus",
-        "nerflow.inference",
-        "nerflow.metrics",
-        "nerflow.config",
-    )
-)
+    ("nerflow.tasks.evaluate_model", "nerflow.evaluation", "nerflow.corpus", "nerflow.inference",
+     "nerflow.metrics", "nerflow.config")
+)  # fmt: skip
 
 
 def evaluate_model(model_dir: Path, dataset_dir: Path, max_length: int, work_dir: Path) -> Path:
-    """The JSON report of entity-level scores under `work_dir/reports/<key>`.
-
-    Keyed on the model and the validation and test splits alone: scoring the champion on
-    them again after new training data arrived is a cache hit.
-    """
+    """The JSON report of entity-level scores under `work_dir/reports/<key>`, keyed on the
+    model and the validation and test splits alone (new training data is a cache hit here)."""
     key = content_key(
         fingerprint_path(model_dir),
-        eval_fingerprint(read_manifest(dataset_dir)),  # a new training file changes nothing here
+        read_manifest(dataset_dir).eval_fingerprint(),  # a new training file changes nothing here
         max_length,
         CODE.version(),
     )

@@ -9,8 +9,7 @@ from nerflow.evaluation import read_report
 from nerflow.orchestration.caching import uncached_task
 from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.gate import SplitScores
-from nerflow.tracking.notes import record_decision
-from nerflow.tracking.registry import PromotionDecision
+from nerflow.tracking.registry import PromotionDecision, record_decision
 from nerflow.tracking.registry import gate_new_version as gate
 from nerflow.tracking.runs import LoggedModel
 

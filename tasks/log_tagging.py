@@ -11,13 +11,8 @@ from nerflow.tagging.chunks import TaggedChunks
 from nerflow.tagging.config import TaggingConfig
 from nerflow.tagging.output import TaggedOutput, format_tagging, job_metrics, job_params
 from nerflow.tagging.tweets import TweetInput
-from nerflow.tracking.tagging import (
-    FLOW_RUN_TAG,
-    JOB_TAG,
-    RegisteredVersion,
-    log_tagging_run,
-    tagging_experiment,
-)
+from nerflow.tracking.names import FLOW_RUN_TAG, JOB_TAG
+from nerflow.tracking.tagging import RegisteredVersion, log_tagging_run, tagging_experiment
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from nerflow.config import RunConfig
 from nerflow.orchestration.artifacts import flow_run_url
 from nerflow.orchestration.caching import uncached_task
 from nerflow.tracking.champion import ChampionScores
-from nerflow.tracking.runs import LoggedModel, log_training_run
+from nerflow.tracking.runs import LoggedModel, StepFolders, log_training_run
 
 
 def log_to_mlflow(
@@ -22,9 +22,8 @@ def log_to_mlflow(
 ) -> LoggedModel:
     """One MLflow run and registry version per trained model; a known model is reported."""
     url = flow_run_url(flow_run_id) if flow_run_id else None
-    return log_training_run(
-        config, dataset_dir, tokenized_dir, model_dir, report_dir, champion, flow_run_id, url
-    )
+    steps = StepFolders(dataset_dir, tokenized_dir, model_dir, report_dir)
+    return log_training_run(config, steps, champion, flow_run_id, url)
 
 
 log_to_mlflow_task = uncached_task(log_to_mlflow, name="log-to-mlflow")

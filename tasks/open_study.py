@@ -7,10 +7,8 @@ from dataclasses import dataclass
 
 from nerflow.config import DataConfig, ModelConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.caching import uncached_task
-from nerflow.tracking.store import resolve_tracking_uri
 from nerflow.tracking.trials import StudyRuns
-from nerflow.tuning.config import TuneConfig
-from nerflow.tuning.space import baseline_values, describe
+from nerflow.tuning.config import TuneConfig, baseline_values, describe
 from nerflow.tuning.study import enqueue_baseline, finished, requeue_failed, storage_url
 from nerflow.tuning.study import open_study as open_optuna_study
 
@@ -35,8 +33,7 @@ def open_study(
 ) -> StudyRef:
     """Open (or resume) the study: the baseline queued first in a new one, failed trials of
     an interrupted one queued again."""
-    uri, _ = resolve_tracking_uri(tracking.tracking_uri)
-    url = storage_url(tune, uri)
+    url = storage_url(tune, tracking.resolved_uri())
     study = open_optuna_study(tune, url)
     if tune.baseline_first and enqueue_baseline(
         study, baseline_values(tune.space, data, model, training)
@@ -47,9 +44,7 @@ def open_study(
         "study %s at %s: %d of %d trials finished%s", tune.study, url, len(finished(study)),
         tune.trials, f"; trials {again} failed and are queued again" if again else "",
     )  # fmt: skip
-    params = {
-        "study.storage": url, "study.trials": str(tune.trials), **describe(tune.space)
-    }  # fmt: skip
+    params = {"study.storage": url, "study.trials": str(tune.trials), **describe(tune.space)}
     return StudyRef(url, tune.study, StudyRuns.open(tracking, tune.study, params))
 
 

@@ -12,8 +12,8 @@ logger = logging.getLogger(__name__)
 
 
 def read_tweets(input_path: Path, output: Path) -> TweetInput:
-    """The input's files, tweet count and digest; a line that cannot be read (or an output
-    that would overwrite or join the input) stops the run here, naming its file and line."""
+    """The input's files, tweet count and digest; an unreadable line, or an output that would
+    overwrite or join the input, stops the run here naming its file and line."""
     check_output(input_path, output)
     tweets, _ = read_input(input_path)
     logger.info(

@@ -1,9 +1,5 @@
-"""Step: the champion scored on this run's data, before the new model is judged.
-
-The gate compares like with like: the champion's validation F1 on *this* validation split,
-not the F1 it logged on whatever data it was trained with. The same step measures
-staleness: the champion's F1 on each incoming file it has not been trained on.
-"""
+"""Step: the champion scored on this run's splits (the gate's fair baseline) and on each
+incoming file it was not trained on (staleness)."""
 
 from __future__ import annotations
 
@@ -13,11 +9,11 @@ from pathlib import Path
 
 from nerflow.tasks.evaluate_model import evaluate_model
 
+from nerflow.cache import content_key, fingerprint_path, is_complete, produce
 from nerflow.config import TrackingConfig
-from nerflow.corpus.manifest import read_manifest, train_files
-from nerflow.evaluation import read_report, write_file_report
+from nerflow.corpus.manifest import read_manifest
+from nerflow.evaluation import read_file_report, write_file_report
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import content_key, fingerprint_path, is_complete, produce
 from nerflow.step_code import StepCode
 from nerflow.tracking.champion import (
     Champion,
@@ -26,63 +22,54 @@ from nerflow.tracking.champion import (
     download_model_folder,
     training_manifest,
 )
-from nerflow.tracking.store import resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
 
-#: The code this step's output follows: its key hashes exactly these (see StepCode).
 CODE = StepCode(
-    (
-        "nerflow.tasks.score_champion",
-        "nerflow.tasks.evaluate_model",
-        "nerflow.evaluation",
-        "nerflow.corpus",
-        "nerflow.inference",
-        "nerflow.metrics",
-        "nerflow.tracking",
-        "nerflow.config",
-    )
-)
+    ("nerflow.tasks.score_champion", "nerflow.tasks.evaluate_model", "nerflow.evaluation",
+     "nerflow.corpus", "nerflow.inference", "nerflow.metrics", "nerflow.tracking", "nerflow.config")
+)  # fmt: skip
 
 
 def score_champion(
     tracking: TrackingConfig, dataset_dir: Path, max_length: int, work_dir: Path
 ) -> ChampionScores | None:
     """Score the registry's champion on this dataset (None when there is no champion yet)."""
-    uri, _ = resolve_tracking_uri(tracking.tracking_uri)
+    uri = tracking.resolved_uri()
     champion = current_champion(uri, tracking.registered_model)
     if champion is None:
         return None
     model_dir = _model_folder(uri, tracking.registered_model, champion, work_dir)
     report_dir = evaluate_model(model_dir, dataset_dir, max_length, work_dir)
     trained = training_manifest(uri, champion)
-    known = train_files(trained) if trained else set()
+    known = trained.train_files() if trained else set()
     staleness = []
-    for entry in read_manifest(dataset_dir)["sources"]:
-        if entry["origin"] != "incoming" or entry["content_sha256"] in known:
+    for entry in read_manifest(dataset_dir).sources:
+        if entry.origin != "incoming" or entry.content_sha256 in known:
             continue
         key = content_key(
-            fingerprint_path(model_dir), entry["content_sha256"], max_length,
+            fingerprint_path(model_dir), entry.content_sha256, max_length,
             CODE.version(),
         )  # fmt: skip
-        scores = read_report(
+        scores = read_file_report(
             produce(
-                work_dir / "reports" / key, _file_scorer(model_dir, Path(entry["path"]), max_length)
+                work_dir / "reports" / key,
+                _file_scorer(model_dir, Path(str(entry.path)), max_length),
             )
         )
         staleness.append(
-            {"file": entry["name"], "tweets": entry["tweets"]}
-            | {k: float(scores[k]) for k in ("precision", "recall", "f1")}
+            {"file": entry.name, "tweets": entry.tweets}
+            | scores.model_dump(include={"precision", "recall", "f1"})
         )
     scored = ChampionScores.from_report(champion.version, report_dir, staleness)
     logger.info(
         "champion v%s on this run's splits: validation F1 %.3f, test F1 %.3f",
         champion.version, scored.val.f1, scored.test_f1,
     )  # fmt: skip
-    for entry in staleness:
+    for stale in staleness:
         logger.info(
             "staleness: champion v%s scores F1 %.3f on new file %s (%d tweets)",
-            champion.version, entry["f1"], entry["file"], entry["tweets"],
+            champion.version, stale["f1"], stale["file"], stale["tweets"],
         )  # fmt: skip
     return scored
 

@@ -7,14 +7,8 @@ from typing import Any
 
 from nerflow.orchestration.artifacts import label_flow_run, publish_run_report
 from nerflow.orchestration.caching import uncached_task
-from nerflow.reporting.summary import (
-    build_summary,
-    format_markdown,
-    outcome_line,
-    per_type_rows,
-    run_label,
-)
-from nerflow.reporting.tables import rounded
+from nerflow.reporting.summary import build_summary, format_markdown, outcome_line, run_label
+from nerflow.reporting.tables import rounded, score_rows
 from nerflow.tracking.champion import ChampionScores
 from nerflow.tracking.registry import PromotionDecision
 from nerflow.tracking.runs import LoggedModel
@@ -29,10 +23,10 @@ def summarize_run(
 ) -> dict[str, Any]:
     """Scores, model location and registry outcome; also the flow run's report artifacts."""
     summary = build_summary(model_dir, report_dir, logged, decision, champion)
-    rows = [{k: rounded(v) for k, v in row.items()} for row in per_type_rows(summary)]
+    rows = [{k: rounded(v) for k, v in row.items()} for row in score_rows(summary.scores)]
     publish_run_report(format_markdown(summary), rows, outcome_line(summary))
     label_flow_run(*run_label(summary))
-    return summary
+    return summary.model_dump(mode="json")
 
 
 summarize_run_task = uncached_task(summarize_run, name="summarize-run")

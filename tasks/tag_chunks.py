@@ -4,35 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nerflow.cache import content_key
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import content_key
 from nerflow.step_code import StepCode
 from nerflow.tagging.chunks import TaggedChunks, load_tagger, tag_job, tagging_dtype
 from nerflow.tagging.config import TaggingConfig
 from nerflow.tagging.tweets import TweetInput, chunk_bounds, read_input
 from nerflow.tracking.tagging import RegisteredVersion
 
-#: The code this step's output follows: its key hashes exactly these (see StepCode).
 CODE = StepCode(
-    (
-        "nerflow.tasks.tag_chunks",
-        "nerflow.tagging",
-        "nerflow.inference",
-        "nerflow.tracking",
-        "nerflow.corpus.labels",
-        "nerflow.config",
-    )
-)
+    ("nerflow.tasks.tag_chunks", "nerflow.tagging", "nerflow.inference", "nerflow.tracking",
+     "nerflow.corpus.labels", "nerflow.config")
+)  # fmt: skip
 
 
 def tag_chunks(
     tweets: TweetInput, model: RegisteredVersion, tagging: TaggingConfig, work_dir: Path
 ) -> TaggedChunks:
-    """Each chunk's spans in `work_dir/tagged/<key>-<chunk>`.
-
-    Keyed on the tweets' content, the chunk size, the model version, the dtype, the length
-    limit and the code: a chunk is reused only when all of them are the same.
-    """
+    """Each chunk's spans in `work_dir/tagged/<key>-<chunk>`, keyed on the tweets' content,
+    the chunk size, the model version, the dtype, the length limit and the code."""
     current, texts = read_input(tweets.path)
     if current.digest != tweets.digest:
         raise ValueError(f"{tweets.path} changed while the run read it: run it again")

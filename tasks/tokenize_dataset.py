@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nerflow.cache import content_key, fingerprint_path, produce
 from nerflow.config import DataConfig, ModelConfig, resolve_base_model
 from nerflow.corpus.tokenize import tokenize_corpus
 from nerflow.inference.tokenizer import load_tokenizer
 from nerflow.orchestration.caching import cached_task
-from nerflow.outputs import content_key, fingerprint_path, produce
 from nerflow.step_code import StepCode
 
-#: The code this step's output follows: its key hashes exactly these (see StepCode).
 CODE = StepCode(
-    (
-        "nerflow.tasks.tokenize_dataset",
-        "nerflow.corpus",
-        "nerflow.inference.tokenizer",
-        "nerflow.config",
-    )
-)
+    ("nerflow.tasks.tokenize_dataset", "nerflow.corpus", "nerflow.inference.tokenizer",
+     "nerflow.config")
+)  # fmt: skip
 
 
 def tokenize_dataset(

@@ -10,18 +10,17 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from nerflow.cache import content_key, fingerprint_path, produce
 from nerflow.config import ModelConfig, TrackingConfig, TrainingConfig
 from nerflow.orchestration.artifacts import PrefectProgress
 from nerflow.orchestration.caching import cached_task
 from nerflow.orchestration.process import is_out_of_memory
-from nerflow.outputs import content_key, fingerprint_path, produce
 from nerflow.step_code import StepCode
 from nerflow.tracking.live import live_training_run
-from nerflow.training.fit import TrainingStopped, fit
+from nerflow.training.fit import FitJob, TrainingStopped, fit
 from nerflow.training.launch import launch
 
-#: The code this step's output follows: its key hashes exactly these (see StepCode). The live
-#: MLflow run and Prefect's progress watch the training (the run's id is all they write here).
+#: The live MLflow run and Prefect's progress only watch (the run's id is all they write here).
 CODE = StepCode(
     (
         "nerflow.tasks.train_model", "nerflow.training", "nerflow.corpus",
@@ -40,25 +39,25 @@ def train_model(
     tracking: TrackingConfig | None = None,
     callbacks: Sequence[TrainerCallback] = (),
 ) -> Path:
-    """The fine-tuned model (best epoch by validation entity F1) under `work_dir/models/<key>`.
-
-    Checkpoints go to `work_dir/checkpoints/<key>`, where a rerun resumes from them; they
-    are removed once the model is in place. With `tracking`, a training in this process
-    is watched live in an MLflow run that the logging step completes. `callbacks` (a
-    trial's pruning, its own live run) join the Trainer's; they are not part of the key.
-    """
+    """The fine-tuned model (best epoch by validation entity F1) under `work_dir/models/<key>`,
+    resumed from `work_dir/checkpoints/<key>`; with `tracking`, watched in a live MLflow run
+    that the logging step completes. `callbacks` (a trial's pruning) are not in the key."""
     key = content_key(fingerprint_path(tokenized_dir), model, training, CODE.version())
     checkpoints = work_dir / "checkpoints" / key
 
     def build(out: Path) -> None:
+        job = FitJob(
+            tokenized_dir=tokenized_dir, model=model, training=training,
+            checkpoints=checkpoints, out=out, key=key,
+        )  # fmt: skip
         # With LOCAL_RANK set this process is already a torchrun rank: it trains here.
         if training.processes > 1 and "LOCAL_RANK" not in os.environ:
-            launch(tokenized_dir, model, training, checkpoints, out, key)
+            launch(job)
         else:
             watch = live_training_run(tracking, key, out) if tracking else nullcontext()
             with watch as live:
                 watching = [PrefectProgress(), *([live] if live else []), *callbacks]
-                fit(tokenized_dir, model, training, checkpoints, out, key, watching)
+                fit(job, watching)
 
     try:
         folder = produce(work_dir / "models" / key, build)

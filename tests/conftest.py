@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 _HOME = Path(tempfile.mkdtemp(prefix="nerflow-tests-"))
 os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-# As nerflow's commands run (nerflow.orchestration.settings): its messages in run logs.
+# As nerflow's commands run (nerflow.orchestration.process): its messages in run logs.
 os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "nerflow"
 os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -195,7 +195,7 @@ def server_locks_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     process's lock backend is put back to file locks afterwards."""
     from contextlib import contextmanager
 
-    from nerflow.locking import use_shared_locks
+    from nerflow.locks import use_shared_locks
     from nerflow.orchestration import locks
 
     taken: list[str] = []

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from nerflow.config import RunConfig
+from nerflow.config import RunConfig, read_table
 
 
 def write(tmp_path: Path, content: bytes) -> Path:
@@ -25,12 +25,12 @@ def test_numbers_and_switches_of_the_wrong_type_are_refused(
     tmp_path: Path, toml: bytes, field: str
 ) -> None:
     with pytest.raises(ValueError, match=rf"run\.toml: {field}: Input should be a valid"):
-        RunConfig.from_toml(write(tmp_path, toml))
+        read_table(RunConfig, write(tmp_path, toml))
 
 
 def test_an_integer_is_still_a_float_and_paths_and_lists_are_toml_strings(tmp_path: Path) -> None:
     toml = b'work_dir = "w"\n[training]\nepochs = 2\n[data]\nbtc_train_sections = ["a"]\n'
-    run = RunConfig.from_toml(write(tmp_path, toml))
+    run = read_table(RunConfig, write(tmp_path, toml))
     assert run.training.epochs == 2.0 and run.work_dir == Path("w")
     assert run.data.btc_train_sections == ("a",)
 
@@ -38,7 +38,7 @@ def test_an_integer_is_still_a_float_and_paths_and_lists_are_toml_strings(tmp_pa
 def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, b"[training]\nepochs = 2\n# caf\xff\n")
     with pytest.raises(ValueError, match=r"run\.toml:3: not UTF-8 \(byte 0xff"):
-        RunConfig.from_toml(path)
+        read_table(RunConfig, path)
 
 
 def test_a_work_dir_that_is_a_file_is_refused_naming_it(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def test_a_label_map_that_misses_the_data_is_warned_about(
     mapping = {"PER": "PER", "LOC": "LOC", "organisation": "ORG"}  # the data says ORG
     with caplog.at_level("WARNING", logger="nerflow.evaluation"):
         scores = score_conll(predictor, CONLL_DIR / "test.conll", label_map=mapping)
-    assert scores["per_type"]["ORG"]["support"] == 0
+    assert scores.per_type["ORG"].support == 0
     [warning] = [r.getMessage() for r in caplog.records]
     assert "'organisation' is not a type in the data" in warning
     assert "ORG (2 entities) is not in the map: scored as O" in warning
@@ -34,4 +34,4 @@ def test_a_map_that_fits_the_data_scores_without_a_warning(
     mapping = {"person": "PER", "location": "LOC", "corporation": "ORG", "product": "ORG"}
     with caplog.at_level("WARNING", logger="nerflow.evaluation"):
         scores = score_conll(predictor, FIXTURES / "other_tags.conll", label_map=mapping)
-    assert scores["support"] == 6 and not caplog.records
+    assert scores.support == 6 and not caplog.records

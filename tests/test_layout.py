@@ -31,7 +31,7 @@ def layer(module: str) -> str:
     """Which layer a project module belongs to."""
     parts = module.split(".")
     second = parts[1] if len(parts) > 1 else ""
-    if second in {"cli", "bench"}:
+    if second == "cli":
         return "cli"
     if second in {"orchestration", "tasks", "flows", "deployments"}:
         return second

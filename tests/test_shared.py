@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nerflow.locking import use_shared_locks
-from nerflow.outputs import FINGERPRINT_FILE, SECONDS_FILE, is_complete, produce, watch_outputs
+from nerflow.cache import FINGERPRINT_FILE, SECONDS_FILE, is_complete, produce, watch_outputs
+from nerflow.locks import registry_lock, use_shared_locks
 from nerflow.shared import STORE_FILE, attach, store_of
-from nerflow.tracking.locks import registry_lock
 
 
 def _machines(tmp_path: Path) -> tuple[Path, Path, str]:

@@ -32,8 +32,8 @@ from tests.conftest import CONLL_DIR, tiny_run_config
 MACHINERY = (
     "nerflow.orchestration.process",
     "nerflow.step_code",
-    "nerflow.outputs",
-    "nerflow.locking",
+    "nerflow.cache",
+    "nerflow.locks",
     "nerflow.shared",
     "nerflow.orchestration.caching",
     "nerflow.orchestration.locks",
@@ -103,7 +103,7 @@ def inputs(
     """Each cached step's arguments for a work dir; the inputs are made once, here."""
     import mlflow
     from mlflow import MlflowClient
-    from nerflow.tasks.download_dataset import download_dataset
+    from nerflow.tasks.gather_corpus import gather_corpus
     from nerflow.tasks.tokenize_dataset import tokenize_dataset
     from nerflow.tasks.train_model import train_model
 
@@ -120,7 +120,7 @@ def inputs(
     # A new file that the champion was not trained on: score_champion scores it too.
     config.data.incoming_dir.mkdir()
     (config.data.incoming_dir / "new.conll").write_bytes((CONLL_DIR / "test.conll").read_bytes())
-    dataset = download_dataset(config.data, config.work_dir)
+    dataset = gather_corpus(config.data, config.work_dir)
     tokenized = tokenize_dataset(dataset, config.model, config.data, config.work_dir)
     model = train_model(tokenized, config.model, config.training, config.work_dir)
     with active_store(uri), mlflow.start_run():
@@ -136,7 +136,7 @@ def inputs(
     champion = resolve_alias(uri, "step-code", "champion")
     length = config.data.max_length
     return {
-        "download_dataset": lambda work: (config.data, work),
+        "gather_corpus": lambda work: (config.data, work),
         "tokenize_dataset": lambda work: (dataset, config.model, config.data, work),
         "train_model": lambda work: (
             tokenized,
@@ -153,7 +153,7 @@ def inputs(
 
 def test_every_cached_step_is_checked() -> None:
     assert {name.rsplit(".", 1)[1] for name in cached_steps()} == {
-        "download_dataset", "tokenize_dataset", "train_model", "evaluate_model",
+        "gather_corpus", "tokenize_dataset", "train_model", "evaluate_model",
         "score_champion", "tag_chunks",
     }  # fmt: skip
 
@@ -161,7 +161,7 @@ def test_every_cached_step_is_checked() -> None:
 @pytest.mark.parametrize(
     "step",
     [
-        "download_dataset",
+        "gather_corpus",
         "tokenize_dataset",
         "train_model",
         "evaluate_model",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nerflow.cli import bench, inference, ingest, registry, serving, tag, train, tune
+from nerflow.cli import inference, ingest, registry, serving, tag, train
 from nerflow.orchestration.locks import install_shared_locks
 from nerflow.orchestration.process import out_of_memory_stops_at_once
 
@@ -12,8 +12,7 @@ app = typer.Typer(
     help="Fine-tune, track and register NER models on the Broad Twitter Corpus.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    # Help texts are plain: "[optuna.db beside MLflow's]" or "[data] [model]" would be read
-    # as Rich markup and vanish.
+    # Help texts are plain: "[btc-ner]" or "[data] [model]" would be read as Rich markup.
     rich_markup_mode=None,
 )
 
@@ -25,18 +24,11 @@ def _every_command() -> None:
     install_shared_locks()
 
 
-app.command()(train.train)
-app.command()(train.serve)
-app.command()(tune.tune)
-app.command()(ingest.ingest)
-app.command()(registry.models)
-app.command()(registry.promote)
-app.command()(registry.rollback)
-app.command()(inference.predict)
-app.command()(inference.evaluate)
-app.command()(tag.tag)
-app.command()(serving.serve_model)
-app.command()(bench.bench)
+for command in (
+    train.train, train.serve, train.tune, ingest.ingest, registry.models, registry.promote,
+    registry.rollback, inference.predict, inference.evaluate, tag.tag, serving.serve_model,
+):  # fmt: skip
+    app.command()(command)
 
 
 def main() -> None:

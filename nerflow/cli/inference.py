@@ -12,8 +12,9 @@ import typer
 from nerflow.cli.options import TrackingUri, fail
 from nerflow.config import DataConfig, TrackingConfig
 from nerflow.tagging.tweets import read_tweet_file
+from nerflow.tracking.names import CHAMPION
 
-DEFAULT_MODEL = f"models:/{TrackingConfig().registered_model}@champion"
+DEFAULT_MODEL = f"models:/{TrackingConfig().registered_model}@{CHAMPION}"
 DEFAULT_MAX_LENGTH = DataConfig().max_length
 PRECISION_HELP = "auto | fp32 | bf16 | fp16 (auto: bf16 where the hardware computes it natively)"
 
@@ -50,11 +51,9 @@ def predict(
         inputs = list(texts or []) + (read_tweet_file(input_file) if input_file else [])
         if not inputs:
             raise ValueError("nothing to predict: give texts or --input FILE")
-        weights, tokenizer = fetch_model(model, tracking_uri)
+        weights = fetch_model(model, tracking_uri)
         chosen = cast("Aggregation", aggregation)
-        predictor = EntityPredictor(
-            weights, max_length, batch_size, chosen, tokenizer_dir=tokenizer, precision=precision
-        )
+        predictor = EntityPredictor(weights, max_length, batch_size, chosen, precision=precision)
     except (RegistryError, ValueError) as exc:
         fail(exc)
     for number, (text, spans) in enumerate(zip(inputs, predictor.predict(inputs), strict=True)):
@@ -91,34 +90,27 @@ def evaluate(
     from nerflow.inference.device import PRECISIONS
     from nerflow.inference.predict import EntityPredictor
     from nerflow.reporting.tables import render, score_rows
-    from nerflow.tracking.evaluations import log_evaluation
     from nerflow.tracking.model import fetch_model
     from nerflow.tracking.registry import RegistryError
+    from nerflow.tracking.tagging import log_evaluation
 
     _require_choice("--scheme", scheme, get_args(SchemeChoice))
     _require_choice("--precision", precision, PRECISIONS)
     try:
         mapping = parse_label_map(label_map)
-        weights, tokenizer = fetch_model(model, tracking_uri)
-        predictor = EntityPredictor(
-            weights, max_length, tokenizer_dir=tokenizer, precision=precision
-        )
+        weights = fetch_model(model, tracking_uri)
+        predictor = EntityPredictor(weights, max_length, precision=precision)
         scores = score_conll(predictor, data, cast("SchemeChoice", scheme), mapping)
     except (RegistryError, ValueError, ConllFormatError, FileNotFoundError) as exc:
         fail(exc)
-    typer.echo(f"{scores['tweets']} sentences, {scores['support']} gold entities")
+    typer.echo(f"{scores.tweets} sentences, {scores.support} gold entities")
     rows = score_rows({"data": scores}, support=True)
     typer.echo(render(rows, ("type", "precision", "recall", "f1", "support")))
-    typer.echo(f"macro F1 {scores['macro_f1']:.3f}")
+    typer.echo(f"macro F1 {scores.macro_f1:.3f}")
     if json_out is not None:
-        json_out.write_text(json.dumps(scores, indent=2), encoding="utf-8")
+        json_out.write_text(scores.model_dump_json(indent=2), encoding="utf-8")
     if log_to_mlflow:
-        params = {
-            "model": model,
-            "data": str(data),
-            "label_map": label_map or "",
-            "scheme": scheme,
-            "precision": precision,
-        }
+        params = {"model": model, "data": str(data), "label_map": label_map or "",
+                  "scheme": scheme, "precision": precision}  # fmt: skip
         run_id = log_evaluation(tracking_uri, experiment, params, scores)
         typer.echo(f"logged as MLflow run {run_id} in experiment {experiment}")

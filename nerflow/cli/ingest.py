@@ -9,17 +9,14 @@ import typer
 
 from nerflow.cli.options import (
     ConfigFile,
-    ConfigOption,
     Overrides,
     config_or_exit,
     fail,
+    fields,
     with_config_options,
 )
 
-INGEST_OPTIONS = {
-    "incoming_dir": ConfigOption("data", "incoming_dir"),
-    "max_mb": ConfigOption("data", "max_ingest_mb"),
-}
+INGEST_OPTIONS = fields("data", "incoming_dir", max_mb="max_ingest_mb")
 
 
 @with_config_options(INGEST_OPTIONS)

@@ -1,11 +1,12 @@
 """Command-line options taken from the config models: names, types, help and defaults once.
 
-A command declares which config fields it exposes (and under which option name); the
-option's type, help text and shown default come from the field in `nerflow.config`.
+A command declares which config fields it exposes (and under which option name); the option's
+type, help text and shown default come from the field's model.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import logging
@@ -16,32 +17,46 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, NoReturn, TypeVar, Union, get_args, get_origin
 
 import typer
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from nerflow.config import RunConfig, describe_errors
+from nerflow.config import OTHER_TABLES, RunConfig, describe_errors, read_table
 from nerflow.orchestration.process import (
+    apply_prefect_defaults,
     is_out_of_memory,
     note_signals,
+    remember_flow_run,
     start_temporary_server,
     stop_out_of_memory,
+    tracebacks_to_run_logs_only,
 )
-from nerflow.orchestration.settings import apply_prefect_defaults
+from nerflow.tagging.config import TaggingConfig
+from nerflow.tuning.config import TuneConfig
 
 #: `{"data": {"max_length": 64}}`: only the options a user gave, by config section.
 Overrides = dict[str, dict[str, Any]]
+M = TypeVar("M", bound=BaseModel)
+
+#: The models built beside the run config, each from its own table and options.
+OTHER_MODELS: dict[str, type[BaseModel]] = {"tune": TuneConfig, "tagging": TaggingConfig}
+assert set(OTHER_MODELS) == set(OTHER_TABLES)
 
 
 @dataclass(frozen=True)
 class ConfigOption:
     """A config field exposed as an option; `flag` overrides the `--name` spelling."""
 
-    section: str | None  # None: a field of RunConfig itself (work_dir)
+    section: str | None  # a RunConfig section, a table of OTHER_MODELS, None: RunConfig's own
     field: str
     flag: str | None = None
+
+
+def fields(section: str | None, *names: str, **renamed: str) -> dict[str, ConfigOption]:
+    """Options for a section's fields, named as the field or `option="field"`."""
+    return {name: ConfigOption(section, renamed.get(name, name)) for name in [*names, *renamed]}
 
 
 TRACKING_URI = ConfigOption("tracking", "tracking_uri")
@@ -51,7 +66,9 @@ REGISTERED_MODEL = ConfigOption("tracking", "registered_model")
 def field_info(option: ConfigOption) -> FieldInfo:
     """The pydantic field behind an option."""
     model: type[BaseModel] = RunConfig
-    if option.section is not None:
+    if option.section in OTHER_MODELS:
+        model = OTHER_MODELS[option.section]
+    elif option.section is not None:
         annotation = RunConfig.model_fields[option.section].annotation
         assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
         model = annotation
@@ -124,19 +141,37 @@ def build_config(config_file: Path | None, overrides: Overrides) -> RunConfig:
     """The run's config: defaults, then the TOML file, then command-line options."""
     raw: dict[str, Any] = {}
     if config_file is not None:
-        raw = RunConfig.from_toml(config_file).model_dump(exclude_unset=True)
+        raw = read_table(RunConfig, config_file).model_dump(exclude_unset=True)
     for section, values in overrides.items():
-        if section:
-            raw.setdefault(section, {}).update(values)
-        else:
+        if not section:
             raw.update(values)
+        elif section not in OTHER_MODELS:
+            raw.setdefault(section, {}).update(values)
     return RunConfig.model_validate(raw)
+
+
+def build_section(model: type[M], config_file: Path | None, overrides: Overrides) -> M:
+    """A model of OTHER_MODELS: defaults, then its table of the TOML file, then options."""
+    name = next(key for key, value in OTHER_MODELS.items() if value is model)
+    raw: dict[str, Any] = {}
+    if config_file is not None:
+        raw = read_table(model, config_file, name).model_dump(exclude_unset=True)
+    return model.model_validate({**raw, **overrides.get(name, {})})
 
 
 def config_or_exit(config_file: Path | None, overrides: Overrides) -> RunConfig:
     """`build_config`, or exit 2 naming the bad field before any work starts."""
+    return _or_exit(lambda: build_config(config_file, overrides))
+
+
+def section_or_exit(model: type[M], config_file: Path | None, overrides: Overrides) -> M:
+    """`build_section`, or exit 2 naming the bad field before any work starts."""
+    return _or_exit(lambda: build_section(model, config_file, overrides))
+
+
+def _or_exit(build: Callable[[], M]) -> M:
     try:
-        return build_config(config_file, overrides)
+        return build()
     except (ValidationError, ValueError) as exc:
         shown = describe_errors(exc) if isinstance(exc, ValidationError) else exc
         typer.echo(f"invalid configuration: {shown}", err=True)
@@ -149,11 +184,13 @@ def fail(exc: Exception | str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def start_flow_command() -> None:
-    """What a command that runs a flow does first: Prefect's defaults (before Prefect is
-    imported), nerflow's progress messages at INFO (not httpx chatter), SIGTERM, and
-    Prefect's temporary server, tied to this process."""
-    apply_prefect_defaults()
+def run_flow(
+    name: str, render: Callable[[dict[str, Any]], str], json_out: Path | None, **parameters: Any
+) -> None:
+    """Run flow `nerflow.flows.<name>` here and print its result through `render` (and write
+    it as JSON to `json_out`), or its cause as one error line and exit 1."""
+    apply_prefect_defaults()  # before Prefect is imported: it reads its settings then
+    # nerflow's progress messages at INFO, not httpx chatter.
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nerflow").setLevel(logging.INFO)
     exit_on_sigterm()
@@ -162,13 +199,9 @@ def start_flow_command() -> None:
         start_temporary_server()
     except RuntimeError as exc:  # it exited, or did not answer in time
         fail(f"Prefect's temporary server did not start: {exc}")
-
-
-def finish_flow_command(
-    state: Any, render: Callable[[dict[str, Any]], str], json_out: Path | None
-) -> None:
-    """Print the flow run's result through `render` (and write it as JSON to `json_out`), or
-    its cause as one error line and exit 1."""
+    flow = getattr(importlib.import_module(f"nerflow.flows.{name}"), name)
+    with tracebacks_to_run_logs_only():
+        state = flow.with_options(on_running=[remember_flow_run])(**parameters, return_state=True)
     if not state.is_completed():
         cause = state.result(raise_on_failure=False)
         if isinstance(cause, BaseException) and is_out_of_memory(cause):
@@ -190,6 +223,18 @@ def _raise_exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def existing_store(tracking_uri: str | None) -> str:
+    """The tracking store's URI once it is known to exist and answer (else one error line)."""
+    from nerflow.tracking.store import TrackingStoreError, check_store, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)[0]
+    try:
+        check_store(uri, must_exist=True)
+    except TrackingStoreError as exc:
+        fail(exc)
+    return uri
+
+
 def actor() -> str:
     """Who made a registry change from the command line."""
     return f"nerflow CLI ({os.environ.get('USER', 'unknown user')})"
@@ -199,10 +244,11 @@ ConfigFile = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="TOML file with [data] [model] [training] [tracking]",
+        help="TOML file with [data] [model] [training] [tracking] (and [tune], [tagging])",
         exists=True,
         dir_okay=False,
     ),
 ]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="also write the result as JSON here")]
 TrackingUri = Annotated[str | None, typer.Option(help=help_text(TRACKING_URI))]
 RegisteredModel = Annotated[str, typer.Option(help=help_text(REGISTERED_MODEL))]

@@ -6,22 +6,11 @@ from typing import Annotated
 
 import typer
 
-from nerflow.cli.options import RegisteredModel, TrackingUri, actor, fail
+from nerflow.cli.options import RegisteredModel, TrackingUri, actor, existing_store, fail
 from nerflow.config import TrackingConfig
+from nerflow.tracking.names import CHAMPION
 
 DEFAULT_MODEL = TrackingConfig().registered_model
-
-
-def _store(tracking_uri: str | None) -> str:
-    """The registry's URI once it is known to exist and answer (else one error line)."""
-    from nerflow.tracking.store import TrackingStoreError, check_store, resolve_tracking_uri
-
-    uri = resolve_tracking_uri(tracking_uri)[0]
-    try:
-        check_store(uri, must_exist=True)
-    except TrackingStoreError as exc:
-        fail(exc)
-    return uri
 
 
 def _registry_errors() -> tuple[type[Exception], ...]:
@@ -40,7 +29,7 @@ def models(
     from nerflow.reporting.tables import render
     from nerflow.tracking.registry import list_versions
 
-    uri = _store(tracking_uri)
+    uri = existing_store(tracking_uri)
     try:
         rows = list_versions(uri, registered_model)
     except _registry_errors() as exc:
@@ -54,14 +43,14 @@ def models(
 
 def promote(
     version: Annotated[str, typer.Argument(help="model version number")],
-    alias: Annotated[str, typer.Option(help="alias to move")] = "champion",
+    alias: Annotated[str, typer.Option(help="alias to move")] = CHAMPION,
     registered_model: RegisteredModel = DEFAULT_MODEL,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Point an alias (default champion) at an evaluated version; the old champion is kept."""
     from nerflow.tracking.registry import promote_version
 
-    uri = _store(tracking_uri)
+    uri = existing_store(tracking_uri)
     try:
         old = promote_version(uri, registered_model, version, alias, actor())
     except _registry_errors() as exc:
@@ -75,9 +64,9 @@ def rollback(
     """Move champion back to previous-champion."""
     from nerflow.tracking.registry import rollback_champion
 
-    uri = _store(tracking_uri)
+    uri = existing_store(tracking_uri)
     try:
         demoted, restored = rollback_champion(uri, registered_model, actor())
     except _registry_errors() as exc:
         fail(exc)
-    typer.echo(f"{registered_model}@champion: version {demoted} -> {restored}")
+    typer.echo(f"{registered_model}@{CHAMPION}: version {demoted} -> {restored}")

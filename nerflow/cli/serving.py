@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from nerflow.cli.inference import DEFAULT_MODEL
-from nerflow.cli.options import TrackingUri, fail
+from nerflow.cli.options import TrackingUri, existing_store, fail
 
 
 def serve_model(
@@ -23,20 +23,16 @@ def serve_model(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 5001,
 ) -> None:
-    """Serve a registered model: POST /invocations {"inputs": [texts]} answers spans.
-
-    Runs `mlflow models serve --env-manager local` with this environment's packages (its
-    `bin/` first on PATH, which MLflow needs to start uvicorn) against the tracking store.
-    """
+    """Serve a registered model: POST /invocations {"inputs": [texts]} answers spans."""
+    # `mlflow models serve --env-manager local` with this environment's packages (its `bin/`
+    # first on PATH, which MLflow needs to start uvicorn) against the tracking store.
     from nerflow.tracking.registry import RegistryError
-    from nerflow.tracking.store import TrackingStoreError, check_store, resolve_tracking_uri
 
     _check_port(host, port)
-    uri = resolve_tracking_uri(tracking_uri)[0]
+    uri = existing_store(tracking_uri)
     try:
-        check_store(uri, must_exist=True)
         _check_model(uri, model)
-    except (TrackingStoreError, RegistryError) as exc:
+    except RegistryError as exc:
         fail(exc)
     tools = Path(sys.executable).parent
     env = {

@@ -3,38 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from nerflow.cli.options import (
-    REGISTERED_MODEL,
-    TRACKING_URI,
     ConfigFile,
-    ConfigOption,
+    JsonOut,
     Overrides,
     config_or_exit,
-    finish_flow_command,
-    start_flow_command,
+    fields,
+    run_flow,
+    section_or_exit,
     with_config_options,
 )
 from nerflow.tagging.config import TaggingConfig
 
-#: The run-config fields `nerflow tag` takes as options (the model, the store, the cache).
+#: The model, the store and the cache (run config), and how to tag ([tagging] table).
 TAG_OPTIONS = {
-    "registered_model": REGISTERED_MODEL,
-    "tracking_uri": TRACKING_URI,
-    "experiment": ConfigOption("tracking", "experiment"),
-    "work_dir": ConfigOption(None, "work_dir"),
-    "shared_dir": ConfigOption(None, "shared_dir"),
+    **fields("tracking", "registered_model", "tracking_uri", "experiment"),
+    **fields(None, "work_dir", "shared_dir"),
+    **fields("tagging", "alias", "chunk_size", "batch_size", "max_length", "precision"),
 }
-
-
-def _help(field: str) -> str:
-    """A tagging option's help: its field's description and default (nerflow/tagging/config.py)."""
-    info = TaggingConfig.model_fields[field]
-    return f"{' '.join((info.description or '').split())} [{info.default}]"
 
 
 @with_config_options(TAG_OPTIONS)
@@ -51,14 +41,7 @@ def tag(
         Path, typer.Option("--output", "-o", help="the JSON lines to write, one per tweet")
     ],
     config: ConfigFile = None,
-    alias: Annotated[str | None, typer.Option(help=_help("alias"))] = None,
-    chunk_size: Annotated[int | None, typer.Option(help=_help("chunk_size"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_help("batch_size"))] = None,
-    max_length: Annotated[int | None, typer.Option(help=_help("max_length"))] = None,
-    precision: Annotated[str | None, typer.Option(help=_help("precision"))] = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="also write the summary as JSON here")
-    ] = None,
+    json_out: JsonOut = None,
     *,
     overrides: Overrides,
 ) -> None:
@@ -67,21 +50,15 @@ def tag(
     Logged in MLflow experiment <experiment>-tagging; a rerun reuses the chunks already tagged.
     """
     run = config_or_exit(config, overrides)
-    given = {"alias": alias, "chunk_size": chunk_size, "batch_size": batch_size}
-    given |= {"max_length": max_length, "precision": precision}
-    try:
-        tagging = TaggingConfig.model_validate({k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        typer.echo(f"invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    start_flow_command()  # on SIGTERM the chunks already tagged stay for the next run
-    from nerflow.flows.tag_tweets import tag_tweets
-    from nerflow.orchestration.logs import tracebacks_to_run_logs_only
+    tagging = section_or_exit(TaggingConfig, config, overrides)
+    # On SIGTERM the chunks already tagged stay for the next run.
+    run_flow(
+        "tag_tweets", _render, json_out, input_path=input_path, output=output, tagging=tagging,
+        tracking=run.tracking, work_dir=run.work_dir, shared_dir=run.shared_dir,
+    )  # fmt: skip
+
+
+def _render(summary: dict[str, Any]) -> str:
     from nerflow.tagging.output import format_tagging
 
-    with tracebacks_to_run_logs_only():
-        state = tag_tweets(
-            input_path, output, tagging, run.tracking, run.work_dir, run.shared_dir,
-            return_state=True,
-        )  # fmt: skip
-    finish_flow_command(state, lambda summary: "\n" + format_tagging(summary), json_out)
+    return "\n" + format_tagging(summary)

@@ -1,55 +1,42 @@
-"""`nerflow train` and `nerflow serve`: one training run now, or retraining on a schedule."""
+"""`nerflow train`, `serve` and `tune`: one training run now, retraining on a schedule, or an
+Optuna study of training settings with its best trial registered."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 
 from nerflow.cli.options import (
-    TRACKING_URI,
     ConfigFile,
     ConfigOption,
+    JsonOut,
     Overrides,
     config_or_exit,
     fail,
-    finish_flow_command,
-    start_flow_command,
+    fields,
+    run_flow,
+    section_or_exit,
     with_config_options,
 )
-from nerflow.deployments.retrain import DEFAULT_CRON, DEFAULT_TIMEZONE, DEPLOYMENT_NAME
-from nerflow.orchestration.settings import apply_prefect_defaults
+from nerflow.deployments.retrain import DEPLOYMENT_NAME
+from nerflow.orchestration.process import apply_prefect_defaults
+from nerflow.tuning.config import TuneConfig
 
-#: The config fields `nerflow train` takes as options (name: field).
+#: The config fields `nerflow train` takes as options.
 TRAIN_OPTIONS = {
-    "source": ConfigOption("data", "source"),
-    "data_dir": ConfigOption("data", "local_dir"),
-    "hub_dataset": ConfigOption("data", "hub_id"),
-    "incoming_dir": ConfigOption("data", "incoming_dir"),
-    "max_length": ConfigOption("data", "max_length"),
+    **fields("data", "source", "incoming_dir", "max_length", data_dir="local_dir",
+             hub_dataset="hub_id"),
     "label_all_subwords": ConfigOption(
         "data", "label_all_subwords", "--label-all-subwords/--label-first-subword"
     ),
-    "base_model": ConfigOption("model", "base_model"),
-    "train_last_layers": ConfigOption("model", "train_last_layers"),
-    "epochs": ConfigOption("training", "epochs"),
-    "max_steps": ConfigOption("training", "max_steps"),
-    "learning_rate": ConfigOption("training", "learning_rate"),
-    "batch_size": ConfigOption("training", "batch_size"),
-    "max_tokens_per_batch": ConfigOption("training", "max_tokens_per_batch"),
-    "seed": ConfigOption("training", "seed"),
-    "device": ConfigOption("training", "device"),
-    "precision": ConfigOption("training", "precision"),
-    "processes": ConfigOption("training", "processes"),
-    "experiment": ConfigOption("tracking", "experiment"),
-    "registered_model": ConfigOption("tracking", "registered_model"),
-    "tracking_uri": TRACKING_URI,
-    "promotion_margin": ConfigOption("tracking", "promotion_margin"),
-    "max_type_f1_drop": ConfigOption("tracking", "max_type_f1_drop"),
-    "work_dir": ConfigOption(None, "work_dir"),
-    "shared_dir": ConfigOption(None, "shared_dir"),
-}
+    **fields("model", "base_model", "train_last_layers"),
+    **fields("training", "epochs", "max_steps", "learning_rate", "batch_size",
+             "max_tokens_per_batch", "seed", "device", "precision", "processes"),
+    **fields("tracking", "experiment", "registered_model", "tracking_uri", "promotion_margin",
+             "max_type_f1_drop"),
+    **fields(None, "work_dir", "shared_dir"),
+}  # fmt: skip
 #: The config fields `nerflow serve` takes as options.
 SERVE_OPTIONS = {
     name: TRAIN_OPTIONS[name]
@@ -60,45 +47,37 @@ SERVE_OPTIONS = {
 @with_config_options(TRAIN_OPTIONS)
 def train(
     config: ConfigFile = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="also write the summary as JSON here")
-    ] = None,
+    json_out: JsonOut = None,
     *,
     overrides: Overrides,
 ) -> None:
     """Run the training flow and print validation/test entity scores and the registered version."""
-    run = config_or_exit(config, overrides)
-    start_flow_command()
-    from nerflow.flows.train_ner import train_ner
-    from nerflow.orchestration.logs import tracebacks_to_run_logs_only
-    from nerflow.orchestration.process import remember_flow_run
-    from nerflow.reporting.summary import format_summary
+    run_flow("train_ner", _render, json_out, **dict(config_or_exit(config, overrides)))
 
-    with tracebacks_to_run_logs_only():
-        state = train_ner.with_options(on_running=[remember_flow_run])(
-            data=run.data,
-            model=run.model,
-            training=run.training,
-            tracking=run.tracking,
-            work_dir=run.work_dir,
-            shared_dir=run.shared_dir,
-            return_state=True,
-        )
-    finish_flow_command(state, lambda summary: "\n" + format_summary(summary), json_out)
+
+def _render(summary: dict[str, Any]) -> str:
+    from nerflow.reporting.summary import RunSummary, format_summary
+
+    return "\n" + format_summary(RunSummary.model_validate(summary))
 
 
 @with_config_options(SERVE_OPTIONS)
 def serve(
     config: ConfigFile = None,
-    cron: Annotated[str, typer.Option(help="when to retrain (cron)")] = DEFAULT_CRON,
-    timezone: Annotated[str, typer.Option(help="IANA timezone of --cron")] = DEFAULT_TIMEZONE,
+    cron: Annotated[
+        str | None, typer.Option(help="when to retrain (cron) [prefect.yaml's nightly schedule]")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA timezone of --cron [prefect.yaml's]")
+    ] = None,
     interval: Annotated[
         float | None, typer.Option(help="retrain every N seconds instead of --cron")
     ] = None,
     name: Annotated[str, typer.Option(help="deployment name")] = DEPLOYMENT_NAME,
     collision: Annotated[
-        str, typer.Option(help="a run due while one runs: enqueue (wait) | cancel-new")
-    ] = "enqueue",
+        str | None,
+        typer.Option(help="a run due while one runs: enqueue (wait) | cancel-new [prefect.yaml's]"),
+    ] = None,
     *,
     overrides: Overrides,
 ) -> None:
@@ -107,16 +86,50 @@ def serve(
     apply_prefect_defaults()
     from nerflow.deployments.retrain import (
         Collision,
-        concurrency,
         require_server,
+        retraining_deployment,
         retraining_schedule,
         serve_retraining,
     )
 
     try:
         schedule = retraining_schedule(cron, timezone, interval)
-        concurrency(cast("Collision", collision))
+        deployment = retraining_deployment(run, schedule, name, cast("Collision | None", collision))
         require_server()
     except (ValueError, RuntimeError) as exc:
         fail(exc, code=2)
-    serve_retraining(run, schedule, name, cast("Collision", collision))
+    serve_retraining(deployment)
+
+
+#: `nerflow train`'s options, and the study's own ([tune] table).
+TUNE_OPTIONS = TRAIN_OPTIONS | fields("tune", "trials", "study", "storage", "timeout_minutes")
+
+
+@with_config_options(TUNE_OPTIONS)
+def tune(
+    config: ConfigFile = None,
+    json_out: JsonOut = None,
+    *,
+    overrides: Overrides,
+) -> None:
+    """Search the config's tune.space on validation F1 (resumable), then train, register and
+    gate the best trial's recipe like `nerflow train`."""
+    run = config_or_exit(config, overrides)
+    settings = section_or_exit(TuneConfig, config, overrides)
+    run_flow("tune_ner", format_result, json_out, **dict(run), tune=settings)
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """What the study found and what became of it, in a few lines."""
+    best = result["best"]
+    lines = [f"study {result['study']}: {result['trials_run']} trials run now"]
+    if best is None:
+        return "\n".join([*lines, "no trial completed: nothing registered"])
+    lines.append(f"best trial {best['trial']}: validation entity F1 {best['val_f1']:.3f}")
+    lines += [f"  {name} = {value}" for name, value in best["params"].items()]
+    lines.append(
+        f"trained on its settings: validation F1 {best['val_f1']:.3f}, "
+        f"test F1 {best['test_f1']:.3f}; {best['registered_model']} v{best['version']}: "
+        f"{best['promotion']} ({best['reason']})"
+    )
+    return "\n".join(lines)

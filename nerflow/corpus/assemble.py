@@ -1,13 +1,7 @@
-"""One DatasetDict from the base corpus, extra sources and incoming files, with its manifest.
-
-The manifest records what made each split (file names, byte and content SHA-256, tweet and
-entity counts; hub datasets by id and revision) and the data version: a fingerprint over
-what the reader reads, so a copy with CRLF line ends or a byte-order mark is no change.
-"""
+"""One DatasetDict from the base corpus, extra sources and incoming files, with its manifest."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -16,11 +10,12 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
+from nerflow.cache import content_key, sha256_file, stable_value
 from nerflow.config import DataConfig
 from nerflow.corpus.conll import Sentence, content_sha256, read_conll
 from nerflow.corpus.incoming import incoming_files
 from nerflow.corpus.labels import ENTITY_TYPES, LABELS
-from nerflow.corpus.manifest import MANIFEST
+from nerflow.corpus.manifest import MANIFEST, Manifest, SourceEntry
 from nerflow.corpus.sources import (
     BTC_COMMIT,
     SPLITS,
@@ -31,7 +26,6 @@ from nerflow.corpus.sources import (
     features,
     load_hub,
 )
-from nerflow.outputs import content_key, sha256_file, stable_value
 
 logger = logging.getLogger(__name__)
 
@@ -52,31 +46,22 @@ def collect_sources(data: DataConfig, work_dir: Path) -> list[SourceFile | HubSo
 
 
 def read_sources(sources: list[SourceFile | HubSource]) -> list[ReadFile | HubSource]:
-    """Read every CoNLL file once (a malformed one fails here, naming file and line).
-
-    A file whose tweets another source already gave (an incoming copy of a BTC section,
-    say) is left out with a warning: the same tweets twice would weigh them double, or
-    leak validation tweets into training.
-    """
+    """Read every CoNLL file once (a malformed one fails here, naming file and line)."""
+    # A file whose tweets another source already gave (an incoming copy of a BTC section) is
+    # left out: the same tweets twice would weigh double, or leak validation into training.
     out: list[ReadFile | HubSource] = []
     seen: dict[str, Path] = {}
     for source in sources:
         if isinstance(source, HubSource):
             out.append(source)
             continue
-        read = read_file(source)
+        read = ReadFile(source, sentences := read_conll(source.path), content_sha256(sentences))
         if (first := seen.get(read.content_sha256)) is not None:
             logger.warning("%s: the same tweets as %s; left out", source.path, first)
             continue
         seen[read.content_sha256] = source.path
         out.append(read)
     return out
-
-
-def read_file(source: SourceFile) -> ReadFile:
-    """A source file's tweets and the SHA-256 of what the reader read (words and tags)."""
-    sentences = read_conll(source.path)
-    return ReadFile(source, sentences, content_sha256(sentences))
 
 
 def split_fingerprints(read: list[ReadFile | HubSource]) -> dict[str, str]:
@@ -100,7 +85,7 @@ def data_fingerprint(splits: dict[str, str]) -> str:
 def write_dataset(data: DataConfig, read: list[ReadFile | HubSource], out: Path) -> None:
     """Save the splits as a DatasetDict and the manifest in `out`."""
     parts: dict[str, list[Dataset]] = {split: [] for split in SPLITS}
-    entries: list[dict[str, Any]] = []
+    entries: list[SourceEntry] = []
     for item in read:
         if isinstance(item, HubSource):
             for split, rows in load_hub(item).items():
@@ -115,45 +100,45 @@ def write_dataset(data: DataConfig, read: list[ReadFile | HubSource], out: Path)
     _require_entities(data, entries)
     dataset = DatasetDict({split: concatenate_datasets(parts[split]) for split in SPLITS})
     fingerprints = split_fingerprints(read)
-    manifest: dict[str, Any] = {
-        "source": data.source,
-        "hub_id": data.hub_id,
-        "btc_commit": BTC_COMMIT if data.source == "btc" else None,
-        "btc_train_sections": list(data.btc_train_sections) if data.source == "btc" else None,
-        "sources": entries,
-        "splits": {split: len(dataset[split]) for split in SPLITS},
-        "split_fingerprints": fingerprints,
-        "fingerprint": data_fingerprint(fingerprints),
-        "description": describe(data, entries),
-    }
+    manifest = Manifest(
+        source=data.source,
+        hub_id=data.hub_id,
+        btc_commit=BTC_COMMIT if data.source == "btc" else None,
+        btc_train_sections=list(data.btc_train_sections) if data.source == "btc" else None,
+        sources=entries,
+        splits={split: len(dataset[split]) for split in SPLITS},
+        split_fingerprints=fingerprints,
+        fingerprint=data_fingerprint(fingerprints),
+        description=describe(data, entries),
+    )
     dataset.save_to_disk(str(out / "dataset"))
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    logger.info("dataset %s (%s): %s", manifest["fingerprint"][:12], manifest["description"],
-                manifest["splits"])  # fmt: skip
+    (out / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    logger.info("dataset %s (%s): %s", manifest.fingerprint[:12], manifest.description,
+                manifest.splits)  # fmt: skip
 
 
-def describe(data: DataConfig, entries: list[dict[str, Any]]) -> str:
+def describe(data: DataConfig, entries: list[SourceEntry]) -> str:
     """A short name of the data a reader can tell versions apart by: `btc a+b + 2 incoming`."""
     if data.source == "btc":
         base = "btc " + "+".join(data.btc_train_sections)
     else:
         base = f"{data.source} {data.hub_id or (data.local_dir.name if data.local_dir else '')}"
-    counts = Counter(entry["origin"] for entry in entries)
+    counts = Counter(entry.origin for entry in entries)
     extras = [f"{counts[o]} {o}" for o in ("extra", "incoming") if counts[o]]
     return " + ".join([base.strip(), *extras])
 
 
-def _require_entities(data: DataConfig, entries: list[dict[str, Any]]) -> None:
+def _require_entities(data: DataConfig, entries: list[SourceEntry]) -> None:
     """Stop at the data step when training or validation has not one entity: a model trained
     on all-O tags predicts O everywhere, and all-O validation scores every model 0, so either
     would pass the gate on nothing (a mis-tagged or wrong-column file, usually)."""
     for split, purpose in (("train", "teach"), ("validation", "score")):
-        feeding = [entry for entry in entries if entry["split"] == split]
-        if not any(sum(entry["entities"].values()) for entry in feeding):
+        feeding = [entry for entry in entries if entry.split == split]
+        if not any(sum(entry.entities.values()) for entry in feeding):
             raise ValueError(
                 f"{data.source} corpus: the {split} split "
-                f"({', '.join(entry['name'] for entry in feeding)}; "
-                f"{sum(entry['tweets'] for entry in feeding)} tweets) has not one entity, "
+                f"({', '.join(entry.name for entry in feeding)}; "
+                f"{sum(entry.tweets for entry in feeding)} tweets) has not one entity, "
                 f"every tag is O: it cannot {purpose} NER; check the files' tags"
             )
 
@@ -170,30 +155,30 @@ def _entity_counts(tags: list[list[str]]) -> dict[str, int]:
     return {kind: counts.get(kind, 0) for kind in ENTITY_TYPES}
 
 
-def _file_entry(item: ReadFile) -> dict[str, Any]:
-    return {
-        "split": item.source.split,
-        "origin": item.source.origin,
-        "name": item.source.path.name,
-        "path": str(item.source.path.resolve()),
-        "sha256": sha256_file(item.source.path),
-        "content_sha256": item.content_sha256,
-        "tweets": len(item.sentences),
-        "entities": _entity_counts([s.tags for s in item.sentences]),
-    }
+def _file_entry(item: ReadFile) -> SourceEntry:
+    return SourceEntry(
+        split=item.source.split,
+        origin=item.source.origin,
+        name=item.source.path.name,
+        path=str(item.source.path.resolve()),
+        sha256=sha256_file(item.source.path),
+        content_sha256=item.content_sha256,
+        tweets=len(item.sentences),
+        entities=_entity_counts([s.tags for s in item.sentences]),
+    )
 
 
-def _hub_entry(item: HubSource, split: str, rows: Dataset) -> dict[str, Any]:
+def _hub_entry(item: HubSource, split: str, rows: Dataset) -> SourceEntry:
     names = rows.features["ner_tags"].feature.names
     tags = [[names[t] for t in row] for row in rows["ner_tags"]]
-    return {
-        "split": split,
-        "origin": item.origin,
-        "name": item.hub_id,
-        "revision": item.revision,
-        "tweets": len(rows),
-        "entities": _entity_counts(tags),
-    }
+    return SourceEntry(
+        split=split,
+        origin=item.origin,
+        name=item.hub_id,
+        revision=item.revision,
+        tweets=len(rows),
+        entities=_entity_counts(tags),
+    )
 
 
 def _hub_identity(item: HubSource) -> Any:

@@ -33,46 +33,27 @@ class Sentence:
 
 
 def read_conll(path: Path, labels: tuple[str, ...] | None = LABELS) -> list[Sentence]:
-    """Read `TOKEN<TAB>TAG` lines into sentences split on whitespace-only lines (see
-    `iter_conll`)."""
+    """All the sentences of a CoNLL file (see `iter_conll`)."""
     return list(iter_conll(path, labels))
 
 
 def iter_conll(path: Path, labels: tuple[str, ...] | None = LABELS) -> Iterator[Sentence]:
-    """Yield the sentences of a CoNLL file one at a time, reading it line by line.
+    """Yield a CoNLL file's `TOKEN<TAB>TAG` sentences (split on blank lines) one at a time.
 
-    With `labels=None` any `O` or `PREFIX-TYPE` tag is accepted as it is (for other tag
-    sets, mapped afterwards); otherwise tags must be in `labels`.
-
-    Quirks kept rather than rejected (they are in the real corpus): an empty token
-    (`<TAB>O`), a whitespace-only boundary line, no blank line after the last tweet.
-    An `I-X` that does not continue an `X` entity is repaired to `B-X` with a warning.
-    Text is read in Unicode NFC, so a decomposed (NFD) copy reads, trains and fingerprints
-    as the same tweets.
+    `labels=None` accepts any `O` or `PREFIX-TYPE` tag (mapped afterwards); otherwise tags
+    must be in `labels`, and an `I-X` that does not continue an `X` is read as `B-X`.
     """
+    # Real-corpus quirks are read, not refused: an empty token, a whitespace-only boundary
+    # line, no blank line at the end, a BOM; NFC, so an NFD copy is the same tweets.
     check_regular_file(path)
-    allowed = set(labels or ())
     tokens: list[str] = []
     tags: list[str] = []
-    start = 0
-    offset = 0
-    blank = True
-    found = False
+    start, offset, blank, found = 0, 0, True, False
     repaired: list[int] = []
     with path.open("rb") as handle:
         for lineno, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise ConllFormatError(
-                    f"{path}:{lineno}: not UTF-8 "
-                    f"(byte 0x{raw[exc.start]:02x} at offset {offset + exc.start})"
-                ) from exc
+            line = _decode(path, lineno, raw, offset)
             offset += len(raw)
-            if lineno == 1:
-                line = line.removeprefix("\ufeff")
-            if not line.isascii():
-                line = unicodedata.normalize("NFC", line)
             if not line.strip():
                 if tokens:
                     found = True
@@ -83,31 +64,10 @@ def iter_conll(path: Path, labels: tuple[str, ...] | None = LABELS) -> Iterator[
             columns = line.split("\t") if "\t" in line else line.split()
             if columns[0].strip() == "-DOCSTART-":  # CoNLL-2003's document marker, not a word
                 continue
-            if len(columns) != 2:
-                if "\r" in line:
-                    raise ConllFormatError(
-                        f"{path}:{lineno}: carriage return (CR) inside a line: the file has "
-                        "CR-only line ends; save it with LF (or CRLF) line ends"
-                    )
-                raise ConllFormatError(
-                    f"{path}:{lineno}: expected 2 columns TOKEN<TAB>TAG, found {len(columns)}: "
-                    f"{line[:80]!r}"
-                )
-            token, tag = columns[0].strip(), columns[1].strip()
-            if labels is None:
-                if not _ANY_TAG.fullmatch(tag):
-                    raise ConllFormatError(
-                        f"{path}:{lineno}: {tag!r} is not a tag like O or B-TYPE"
-                    )
-            elif tag not in allowed:
-                raise ConllFormatError(
-                    f"{path}:{lineno}: unknown tag {tag!r} (expected one of {', '.join(labels)})"
-                )
-            elif tag.startswith("I-") and (not tags or tags[-1][2:] != tag[2:]):
-                # IOB2 never opens an entity with I-; seqeval would read it as a start anyway,
-                # so making that explicit keeps training labels and scoring consistent.
+            token, tag = _columns(path, lineno, line, columns)
+            tag = _checked_tag(path, lineno, tag, labels, tags[-1] if tags else "O")
+            if tag != columns[1].strip():
                 repaired.append(lineno)
-                tag = "B-" + tag[2:]
             if not tokens:
                 start = lineno
             tokens.append(token)
@@ -122,10 +82,55 @@ def iter_conll(path: Path, labels: tuple[str, ...] | None = LABELS) -> Iterator[
     if repaired:
         logger.warning(
             "%s: %d I- tag(s) did not continue an entity and were read as B- (first at line %d)",
-            path,
-            len(repaired),
-            repaired[0],
+            path, len(repaired), repaired[0],
+        )  # fmt: skip
+
+
+def _decode(path: Path, lineno: int, raw: bytes, offset: int) -> str:
+    """One line as text: UTF-8, without its line end or a leading BOM, in NFC."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ConllFormatError(
+            f"{path}:{lineno}: not UTF-8 "
+            f"(byte 0x{raw[exc.start]:02x} at offset {offset + exc.start})"
+        ) from exc
+    if lineno == 1:
+        line = line.removeprefix("\ufeff")
+    return line if line.isascii() else unicodedata.normalize("NFC", line)
+
+
+def _columns(path: Path, lineno: int, line: str, columns: list[str]) -> tuple[str, str]:
+    """The token and tag of a line that has exactly two columns."""
+    if len(columns) == 2:
+        return columns[0].strip(), columns[1].strip()
+    if "\r" in line:
+        raise ConllFormatError(
+            f"{path}:{lineno}: carriage return (CR) inside a line: the file has "
+            "CR-only line ends; save it with LF (or CRLF) line ends"
         )
+    raise ConllFormatError(
+        f"{path}:{lineno}: expected 2 columns TOKEN<TAB>TAG, found {len(columns)}: {line[:80]!r}"
+    )
+
+
+def _checked_tag(
+    path: Path, lineno: int, tag: str, labels: tuple[str, ...] | None, previous: str
+) -> str:
+    """The tag if allowed; an `I-X` that does not continue `previous`'s type becomes `B-X`."""
+    if labels is None:
+        if not _ANY_TAG.fullmatch(tag):
+            raise ConllFormatError(f"{path}:{lineno}: {tag!r} is not a tag like O or B-TYPE")
+        return tag
+    if tag not in labels:
+        raise ConllFormatError(
+            f"{path}:{lineno}: unknown tag {tag!r} (expected one of {', '.join(labels)})"
+        )
+    # IOB2 never opens an entity with I-; seqeval would read it as a start anyway, so making
+    # that explicit keeps training labels and scoring consistent.
+    if tag.startswith("I-") and previous[2:] != tag[2:]:
+        return "B-" + tag[2:]
+    return tag
 
 
 def check_regular_file(path: Path) -> None:
@@ -145,11 +150,9 @@ def check_regular_file(path: Path) -> None:
 
 
 def content_sha256(sentences: Iterable[Sentence]) -> str:
-    """SHA-256 of what was read (words and tags): the same for a CRLF, BOM or NFD copy.
-
-    Hashed a sentence at a time, with the bytes of `json.dumps` of the whole list, so a
-    file is never held twice and digests already in file names stay valid.
-    """
+    """SHA-256 of what was read (words and tags): the same for a CRLF, BOM or NFD copy."""
+    # The bytes of `json.dumps` of the whole list, fed a sentence at a time: a file is never
+    # held twice, and the digests already in ingested files' names stay valid.
     digest = hashlib.sha256(b"[")
     for index, sentence in enumerate(sentences):
         item = json.dumps([sentence.tokens, sentence.tags], separators=(",", ":"))

@@ -1,11 +1,4 @@
-"""The incoming folder: labelled CoNLL files added for training, one per content.
-
-`ingest` reads a file with the same reader as training (a bad file is refused with its
-file, line and value, and nothing is copied) and publishes it atomically under a
-content-addressed name, `<stem>-<sha12>.conll`: the same tweets under any name, with
-CRLF line ends or in decomposed Unicode (NFD), are one file, so ingesting them again
-changes nothing.
-"""
+"""The incoming folder: labelled CoNLL files added for training, one per content."""
 
 from __future__ import annotations
 
@@ -20,7 +13,7 @@ from pathlib import Path
 from nerflow.config import DataConfig
 from nerflow.corpus.conll import Sentence, check_regular_file, content_sha256, iter_conll
 from nerflow.corpus.sources import CONLL_SUFFIXES
-from nerflow.locking import file_lock
+from nerflow.locks import file_lock
 
 #: What an ingested file is called: the original stem and the first 12 hex digits of the
 #: SHA-256 of what the reader reads.
@@ -41,11 +34,8 @@ class Ingested:
 
 
 def incoming_files(folder: Path | None) -> list[Path]:
-    """The CoNLL files in the incoming folder, by name; none when it is unset or missing.
-
-    Hidden files (a copy in progress) are skipped; a folder is an error, so that nothing
-    the user dropped there is silently ignored.
-    """
+    """The CoNLL files in the incoming folder by name (hidden ones skipped); none if unset."""
+    # Anything else there is an error: nothing a user dropped in is silently ignored.
     if folder is None or not folder.exists():
         return []
     if not folder.is_dir():
@@ -64,10 +54,7 @@ def incoming_files(folder: Path | None) -> list[Path]:
 
 
 def content_digest(path: Path) -> tuple[str, int]:
-    """SHA-256 of what the reader reads from a file (words and tags), and its tweet count.
-
-    Streamed a tweet at a time: checking a big file holds one tweet, not the file.
-    """
+    """SHA-256 of what the reader reads (words and tags), and the tweet count, streamed."""
     tweets = 0
 
     def counted() -> Iterator[Sentence]:
@@ -82,12 +69,9 @@ def content_digest(path: Path) -> tuple[str, int]:
 def ingest(
     files: list[Path], folder: Path, max_mb: float = DataConfig().max_ingest_mb
 ) -> list[Ingested]:
-    """Check every file, then copy each new one into `folder` under its content name.
-
-    All or nothing: one bad or too-big file, or a copy that fails (disk full, a file-size
-    limit), adds none of the batch. Ingests run one at a time per folder, so the same
-    tweets ingested at once under several names are still one file.
-    """
+    """Check every file, then copy each new one into `folder` as `<stem>-<sha12>.conll`."""
+    # All or nothing: one bad or too-big file, or a failed copy, adds none of the batch. One
+    # ingest at a time per folder: the same tweets under several names are still one file.
     checked = []
     for path in files:
         check_regular_file(path)

@@ -40,10 +40,7 @@ def parse_label_map(text: str | None) -> dict[str, str]:
 
 
 def to_btc_tags(tags: list[str], scheme: Scheme, label_map: dict[str, str]) -> list[str]:
-    """Convert one sentence's tags to IOB2 over PER/ORG/LOC; unmapped types become O.
-
-    Without a label map, PER/ORG/LOC map to themselves and any other type becomes O.
-    """
+    """One sentence's tags in IOB2 over PER/ORG/LOC (no map: those three); the rest O."""
     mapping = label_map or {t: t for t in ENTITY_TYPES}
     out: list[str] = []
     previous = "O"

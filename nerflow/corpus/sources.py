@@ -11,9 +11,9 @@ from typing import get_args
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
+from nerflow.cache import sha256_file
 from nerflow.config import BTC_DIR_ENV, DataConfig, ExtraSource, Split, btc_dir_from_env
 from nerflow.corpus.labels import LABELS
-from nerflow.outputs import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +87,8 @@ def base_sources(data: DataConfig, work_dir: Path) -> list[SourceFile | HubSourc
         ]
     if data.source == "conll":
         assert data.local_dir is not None
-        return [
-            SourceFile(split, "conll", _find_split_file(data.local_dir, split)) for split in SPLITS
-        ]
+        found = {split: _split_file(data.local_dir, split) for split in SPLITS}  # each or raise
+        return [SourceFile(split, "conll", path) for split, path in found.items() if path]
     assert data.hub_id is not None
     return [HubSource("hub", data.hub_id, data.hub_revision, None)]
 
@@ -105,13 +104,8 @@ def extra_sources(extra: tuple[ExtraSource, ...]) -> list[SourceFile | HubSource
         assert source.path is not None
         if source.split == "own":
             for split in SPLITS:
-                found = _split_files(source.path, split)
-                if len(found) > 1:
-                    raise ValueError(
-                        f"{source.path}: several files for split {split!r} "
-                        f"({', '.join(p.name for p in found)}): keep one"
-                    )
-                out.extend(SourceFile(split, "extra", path) for path in found)
+                if (path := _split_file(source.path, split, required=False)) is not None:
+                    out.append(SourceFile(split, "extra", path))
         else:
             files = conll_files(source.path)
             if not files:
@@ -181,23 +175,20 @@ def _download_btc(folder: Path) -> Path:
     return folder
 
 
-#: The file names a CoNLL folder's splits may have (README, "The corpus").
+#: The file names a CoNLL folder's splits may have (docs/how-to/data.md).
 SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "dev", "valid"), "test": ("test",)}
 CONLL_SUFFIXES = (".conll", ".txt", ".tsv", ".bio")
 
 
-def _split_files(folder: Path, split: str) -> list[Path]:
+def _split_file(folder: Path, split: str, required: bool = True) -> Path | None:
+    """The one documented file of `split` in `folder`; several, or none if required, is an error."""
     names = [f"{stem}{suffix}" for stem in SPLIT_STEMS[split] for suffix in CONLL_SUFFIXES]
     # lexists: a folder, a broken link or a link loop under a split's name is that split's
     # file, refused by the reader for what it is rather than reported missing.
-    return [folder / name for name in names if os.path.lexists(folder / name)]
-
-
-def _find_split_file(folder: Path, split: str) -> Path:
-    """The one documented file of `split` in `folder`; none or several is an error."""
-    found = _split_files(folder, split)
+    found = [folder / name for name in names if os.path.lexists(folder / name)]
+    if not found and not required:
+        return None
     if not found:
-        names = [f"{stem}{suffix}" for stem in SPLIT_STEMS[split] for suffix in CONLL_SUFFIXES]
         raise FileNotFoundError(
             f"{folder}: no CoNLL file for split {split!r} (expected one of {', '.join(names)})"
         )
@@ -210,10 +201,8 @@ def _find_split_file(folder: Path, split: str) -> Path:
 
 
 def _load_hub(source: str, revision: str | None) -> dict[Split, Dataset]:
-    """A hub dataset (or a local folder `load_dataset` reads) with tokens and ner_tags.
-
-    Tags may be ClassLabel ids (mapped by name), tag strings, or bare ids in BTC order.
-    """
+    """A hub dataset (or local folder) with tokens and ner_tags: ClassLabel ids (by name),
+    tag strings, or bare ids in BTC order."""
     from datasets import load_dataset
 
     loaded = load_dataset(source, revision=revision)

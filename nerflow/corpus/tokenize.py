@@ -22,14 +22,10 @@ STATS = "stats.json"
 def align_labels(
     word_ids: list[int | None], word_labels: list[int], label_all_subwords: bool = False
 ) -> list[int]:
-    """Give each sub-word the label it is trained on.
-
-    Special tokens get -100, the index the loss ignores, so they are never trained on.
-    By default only a word's first sub-word carries its label and continuations get -100
-    too: each word is then trained and scored exactly once, as it is in the corpus. With
-    `label_all_subwords`, continuations carry the word's label, with B-X turned into I-X
-    so that a word never opens two entities.
-    """
+    """Each sub-word's training label: the word's on its first sub-word, else -100."""
+    # -100 (IGNORE) is what the loss skips: special tokens and continuations, so each word is
+    # trained and scored once, as in the corpus. `label_all_subwords` labels continuations
+    # too, B-X as I-X, so that a word never opens two entities.
     aligned: list[int] = []
     previous: int | None = None
     for word_id in word_ids:
@@ -60,21 +56,18 @@ def tokenize_corpus(dataset_dir: Path, tokenizer: Any, data: DataConfig, out: Pa
         # scored per word, once each.
         all_subwords = data.label_all_subwords and split == "train"
         encoded = encode_split(tokenizer, ds, data.max_length, all_subwords, f"tokenize {split}")
+        truncated = _count_truncated(tokenizer, ds, encoded, data.max_length)
         stats[split] = {
             "tweets": len(encoded),
             "subwords": int(sum(encoded["length"])),
-            "truncated": _count_truncated(tokenizer, ds, encoded, data.max_length),
+            "truncated": truncated,
         }
         splits[split] = encoded
-    for split, counts in stats.items():
-        if counts["truncated"]:
+        if truncated:
             logger.warning(
                 "%s: %d of %d tweets truncated at %d sub-words",
-                split,
-                counts["truncated"],
-                counts["tweets"],
-                data.max_length,
-            )
+                split, truncated, len(encoded), data.max_length,
+            )  # fmt: skip
     DatasetDict(splits).save_to_disk(str(out / "dataset"))
     tokenizer.save_pretrained(str(out / "tokenizer"))
     (out / STATS).write_text(json.dumps(stats, indent=2), encoding="utf-8")

@@ -1,5 +1,2 @@
-"""Inference: raw text to entity spans, and the MLflow pyfunc loader.
-
-Every logged model carries this package (and nothing else of nerflow) as its code, so it
-imports nothing from the rest of the project.
-"""
+"""Inference: raw text to entity spans, and the MLflow pyfunc loader (imports no other nerflow:
+every logged model carries this package alone as its code)."""

@@ -1,9 +1,7 @@
-"""Where to run: CUDA with mixed precision when present, else the CPU.
+"""Where to run and in what precision: CUDA with mixed precision when present, else the CPU."""
 
-On a CPU that computes bf16 natively (AVX512-BF16, AMX or Arm BF16) training runs in mixed
-bf16 and inference in bf16 by default: there bf16 matmuls are about twice as fast as fp32
-ones. Elsewhere the CPU runs fp32, since emulated bf16 would be slower.
-"""
+# A CPU with native bf16 (AVX512-BF16, AMX, Arm BF16) trains in mixed bf16 and predicts in
+# bf16 by default: its bf16 matmuls are about twice as fast; elsewhere emulation is slower.
 
 from __future__ import annotations
 
@@ -28,14 +26,8 @@ def pick_device(requested: str) -> tuple[str, str]:
 
 
 def training_precision(device: str, requested: str = "auto") -> str:
-    """The precision to train in: `auto` is mixed bf16 on CUDA (fp16 where bf16 is missing)
-    and on a CPU that computes bf16 natively, else fp32; `bf16` on a CPU is autocast mixed
-    precision (fast only where the CPU computes bf16 natively).
-
-    On this project's default recipe, mixed bf16 on a CPU with AMX trained 1.5x the tweets/s
-    of fp32 (`make bench`) and scored within 0.002 entity F1 of it on validation and test,
-    every entity type included (README, "Precision and batching: the decision").
-    """
+    """The precision to train in: `auto` is mixed bf16 on CUDA (fp16 without bf16) and on a
+    CPU with native bf16, else fp32; `bf16` on a CPU is autocast mixed precision."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision {requested!r}: use one of {', '.join(PRECISIONS)}")
     if requested == "auto":
@@ -49,11 +41,8 @@ def training_precision(device: str, requested: str = "auto") -> str:
 
 
 def inference_dtype(device: str, precision: str) -> torch.dtype:
-    """The dtype to predict in; `auto` takes the fastest one the hardware computes natively.
-
-    auto: on CUDA bf16 (fp16 where bf16 is missing); on a CPU bf16 where it has native bf16
-    instructions, else fp32. Measured on the BTC test split, bf16 moves entity F1 by < 0.001.
-    """
+    """The dtype to predict in; `auto`: bf16 on CUDA (else fp16) and on a native-bf16 CPU."""
+    # Measured on the BTC test split, bf16 moves entity F1 by < 0.001.
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     if precision != "auto":

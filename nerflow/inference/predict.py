@@ -25,14 +25,10 @@ Aggregation = Literal["first", "average", "max"]
 def load_model(
     model_dir: Path,
     device: str = "auto",
-    tokenizer_dir: Path | None = None,
     precision: str = "fp32",
 ) -> tuple[Any, Any]:
-    """Tokenizer and model (safetensors only, no remote code), on the chosen device and dtype.
-
-    `precision` is fp32 unless asked (scores stay reproducible); see `inference_dtype`.
-    """
-    tokenizer = load_tokenizer(str(tokenizer_dir or model_dir), what="model")
+    """Tokenizer and model (safetensors, no remote code) on the device; fp32 unless asked."""
+    tokenizer = load_tokenizer(str(model_dir), what="model")
     target = pick_device(device)[0]
     dtype = inference_dtype(target, precision)
     # For tweet-length inputs in bf16 on a CPU, the eager attention's two small matmuls run
@@ -95,9 +91,8 @@ def predict_word_tags(
     """One tag and its probability per word, batched and sorted by length.
 
     `first` (how the model is trained and scored) takes the word's first sub-word;
-    `average` averages its sub-words' probabilities; `max` takes its most confident
-    sub-word. A word with no sub-word (empty, only characters the tokenizer drops, or cut
-    off by truncation) is predicted `O` with probability 0, so every word is scored.
+    `average` averages its sub-words' probabilities; `max` takes its most confident one.
+    A word with no sub-word (empty, dropped by the tokenizer, truncated) is `O` with 0.
     """
     id2label = {int(k): v for k, v in network.config.id2label.items()}
     # Never ask for more positions than the model has (a small model, a large --max-length).
@@ -123,39 +118,41 @@ def predict_word_tags(
         with torch.inference_mode():
             probabilities = network(**inputs).logits.float().softmax(-1).cpu().numpy()
         for j, i in enumerate(batch_ids):
-            positions: dict[int, list[int]] = {}
-            for position, word_id in enumerate(encoded.word_ids(j)):
-                if word_id is not None:
-                    positions.setdefault(word_id, []).append(position)
-            word_tags = ["O"] * len(sentences[i])
-            word_scores = [0.0] * len(sentences[i])
-            words = list(positions)
-            tags[i], scores[i] = word_tags, word_scores
-            if (
-                len(encoded["input_ids"][j]) >= max_length
-                and max(words, default=-1) < len(sentences[i]) - 1
-            ):
-                cut += 1
-            if not words:  # nothing the tokenizer kept: every word stays O
-                continue
-            if aggregation == "first":  # one fancy-indexing call per tweet, not per word
-                chosen = probabilities[j, [positions[w][0] for w in words]]
-            elif aggregation == "average":
-                chosen = np.stack([probabilities[j, positions[w]].mean(0) for w in words])
-            else:
-                chosen = np.stack([_most_confident(probabilities[j, positions[w]]) for w in words])
-            labels = chosen.argmax(-1)
-            for word_id, label, row in zip(words, labels, chosen, strict=True):
-                word_tags[word_id] = id2label[int(label)]
-                word_scores[word_id] = float(row[label])
+            words = len(sentences[i])
+            chosen = _word_probabilities(probabilities[j], encoded.word_ids(j), aggregation)
+            tags[i], scores[i] = ["O"] * words, [0.0] * words
+            for word_id, row in chosen.items():
+                label = int(row.argmax())
+                tags[i][word_id], scores[i][word_id] = id2label[label], float(row[label])
+            cut += (
+                len(encoded["input_ids"][j]) >= max_length and max(chosen, default=-1) < words - 1
+            )
     if cut:
         logger.warning(
             "%d of %d texts are longer than %d sub-words: their words past that get no entity",
-            cut,
-            len(sentences),
-            max_length,
-        )
+            cut, len(sentences), max_length,
+        )  # fmt: skip
     return tags, scores
+
+
+def _word_probabilities(
+    probabilities: np.ndarray, word_ids: list[int | None], aggregation: Aggregation
+) -> dict[int, np.ndarray]:
+    """Each word's label probabilities from its sub-words' (one tweet's rows)."""
+    positions: dict[int, list[int]] = {}
+    for position, word_id in enumerate(word_ids):
+        if word_id is not None:
+            positions.setdefault(word_id, []).append(position)
+    if not positions:  # nothing the tokenizer kept: every word stays O
+        return {}
+    words = list(positions)
+    if aggregation == "first":  # one fancy-indexing call per tweet, not per word
+        chosen = probabilities[[positions[w][0] for w in words]]
+    elif aggregation == "average":
+        chosen = np.stack([probabilities[positions[w]].mean(0) for w in words])
+    else:
+        chosen = np.stack([_most_confident(probabilities[positions[w]]) for w in words])
+    return dict(zip(words, chosen, strict=True))
 
 
 def _most_confident(rows: np.ndarray) -> np.ndarray:
@@ -172,10 +169,9 @@ class EntityPredictor:
         batch_size: int = 32,
         aggregation: Aggregation = "first",
         device: str = "auto",
-        tokenizer_dir: Path | None = None,
         precision: str = "auto",
     ) -> None:
-        self.tokenizer, self.network = load_model(model_dir, device, tokenizer_dir, precision)
+        self.tokenizer, self.network = load_model(model_dir, device, precision)
         self.max_length = max_length
         self.batch_size = batch_size
         self.aggregation = aggregation

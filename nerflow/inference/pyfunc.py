@@ -1,8 +1,4 @@
-"""MLflow pyfunc loader: `mlflow.pyfunc.load_model(uri).predict(texts)` returns entity spans.
-
-MLflow calls `_load_pyfunc` with the model's transformers folder (`data/model/`);
-`model_config` (precision, batch_size, max_length, aggregation) tunes the predictor.
-"""
+"""MLflow pyfunc loader: `mlflow.pyfunc.load_model(uri).predict(texts)` returns entity spans."""
 
 from __future__ import annotations
 
@@ -70,7 +66,8 @@ def signature() -> Any:
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> SpansModel:
-    """MLflow's loader hook for this module."""
+    """MLflow's loader hook: `path` is the model's transformers folder (`data/model/`), and
+    `model_config` (precision, batch_size, max_length, aggregation) tunes the predictor."""
     config = model_config or {}
     predictor = EntityPredictor(
         Path(path),

@@ -1,9 +1,7 @@
-"""The one way every step loads a tokenizer: fast only, no remote code.
+"""The one way every step loads a tokenizer: fast only, no remote code."""
 
-A module of its own so that tokenizing and training do not depend on the inference code:
-a step's cache key covers the project modules it imports, and an edit to prediction must
-not retrain the model.
-"""
+# A module of its own: the tokenizing and training steps' keys cover it, and an edit to
+# prediction must not retrain the model.
 
 from __future__ import annotations
 

@@ -13,10 +13,7 @@ METRIC_DIR = Path(__file__).resolve().parent / "entity_f1"
 
 
 def score_entities(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
-    """Micro/macro and per-type entity precision, recall and F1, plus token-level weighted F1.
-
-    Computed by the project's `evaluate` metric module (`entity_f1/`), loaded by path.
-    """
+    """Micro/macro and per-type entity P/R/F1 and token-weighted F1, by `entity_f1/`."""
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold sequences but {len(predicted)} predicted")
     for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):

@@ -17,10 +17,8 @@ from transformers import TrainerCallback
 
 
 class PrefectProgress(TrainerCallback):
-    """Keeps a Prefect progress artifact at the share of training steps done.
-
-    Outside a Prefect task run (a plain function call, a test) it does nothing.
-    """
+    """Keeps a Prefect progress artifact at the share of training steps done (inside a task
+    run only)."""
 
     def __init__(self, every_steps: int = 10) -> None:
         self.every_steps = every_steps

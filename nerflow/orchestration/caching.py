@@ -1,15 +1,10 @@
-"""All Prefect cache and lock policy of the project, in one place.
-
-Steps are cached by their output folders (`nerflow.outputs.produce`): a folder keyed on
-the step's inputs and code, reused when complete, built under an OS file lock otherwise.
-Prefect keeps no cache records of its own for them (so nothing in `$PREFECT_HOME` can go
-stale or stay locked after a crash); a step that reused its folder ends in Prefect's
-`Cached` state, so a run of cache hits reads as one in the UI.
-"""
+"""Prefect's side of the step cache: steps are tasks without Prefect cache records (nothing in
+$PREFECT_HOME can go stale), shown `Cached` when `nerflow.cache` reused their folders."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -17,8 +12,8 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, Completed
 
+from nerflow.cache import StepStopped, watch_outputs
 from nerflow.orchestration.locks import install_shared_locks
-from nerflow.outputs import StepStopped, watch_outputs
 from nerflow.step_code import StepCode
 
 P = ParamSpec("P")
@@ -28,7 +23,7 @@ R = TypeVar("R")
 class _StepTask(Task[P, R]):
     """A task whose call returns its result even when the run ended in a named state."""
 
-    #: The code its output follows (`nerflow.outputs.StepCode`): what its key hashes.
+    #: The code its output follows (`nerflow.step_code.StepCode`): what its key hashes.
     code: StepCode
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -45,8 +40,7 @@ def cached_task(fn: Callable[P, R], code: StepCode, **options: Any) -> Task[P, R
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        _project_messages_at_info()
-        install_shared_locks()
+        _start_step()
         with watch_outputs() as produced:
             try:
                 result = fn(*args, **kwargs)
@@ -67,26 +61,24 @@ def uncached_task(fn: Callable[P, R], **options: Any) -> Task[P, R]:
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        _project_messages_at_info()
-        install_shared_locks()
+        _start_step()
         return fn(*args, **kwargs)
 
     return cast("Task[P, R]", task(cache_policy=NO_CACHE, **options)(run))
 
 
-def _project_messages_at_info() -> None:
-    """nerflow's INFO messages reach the run's log (Prefect attaches its API handler to the
-    `nerflow` logger, PREFECT_LOGGING_EXTRA_LOGGERS), unless the user set another level."""
-    import logging
-
+def _start_step() -> None:
+    # nerflow's INFO messages reach the run's log (Prefect attaches its API handler to the
+    # `nerflow` logger, PREFECT_LOGGING_EXTRA_LOGGERS), unless the user set another level;
+    # locks are shared where a Prefect server is configured, in a worker's process too.
     project = logging.getLogger("nerflow")
     if project.level == logging.NOTSET:
         project.setLevel(logging.INFO)
+    install_shared_locks()
 
 
 def only_network_errors(task: Any, run: Any, state: Any) -> bool:
-    """Retry a step only when it failed to reach the network: a bad file fails the same way
-    every time, and its error should be reported once."""
+    """Retry a step only when it failed to reach the network (a bad file fails every time)."""
     try:
         state.result()
     except ConnectionError:

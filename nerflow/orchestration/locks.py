@@ -1,12 +1,8 @@
-"""Locks that span machines: Prefect global concurrency limits with a lease.
+"""Locks that span machines: a Prefect server's global concurrency limit of one slot, held
+under a lease (a killed holder stops renewing it), else `nerflow.locks`' file locks.
 
-When the runs talk to a Prefect server (`PREFECT_API_URL` set), every worker of a pool
-sees the same server, so a global concurrency limit of one slot there is a lock they all
-share. A slot is held under a lease that the holder renews while it works; a holder that
-is killed stops renewing, and the server frees the slot when the lease runs out, so a
-dead machine cannot block the others for longer than `LEASE_SECONDS`. Without a
-configured server (Prefect's temporary one lives and dies with one process) the locks
-stay OS file locks (`nerflow.locking`).
+Apart from `nerflow.locks` because the library imports no Prefect, and from `caching`
+because every command installs these before Prefect may be imported.
 """
 
 from __future__ import annotations
@@ -15,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from nerflow.locking import use_shared_locks
+from nerflow.locks import use_shared_locks
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +28,7 @@ def server_configured() -> bool:
 
 
 def install_shared_locks() -> None:
-    """Make `nerflow.locking.named_lock` a global concurrency limit whenever a server is
+    """Make `nerflow.locks.named_lock` a global concurrency limit whenever a server is
     configured at the time of locking (decided per lock: settings can change in a process)."""
     use_shared_locks(concurrency_slot, active=server_configured)
 

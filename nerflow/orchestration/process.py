@@ -1,5 +1,5 @@
-"""A flow command's own process: nothing it starts outlives it, a SIGTERM always stops its run,
-and running out of memory ends it at once, with one line."""
+"""A flow command's own process: Prefect's settings, nothing it starts outlives it, a SIGTERM
+always stops its run, running out of memory ends it at once, and a failure is told once."""
 
 from __future__ import annotations
 
@@ -19,8 +19,14 @@ from unittest import mock
 #: prctl(2) option: the signal the kernel sends this process when its parent dies.
 _PR_SET_PDEATHSIG = 1
 #: How running out of memory reads when it is no MemoryError: a thread that cannot start, a
-#: shared library that cannot be mapped (a late import of torch), a refused system call.
-_OUT_OF_MEMORY = ("can't start new thread", "failed to map segment", "Cannot allocate memory")
+#: shared library that cannot be mapped (a late import of torch), a refused system call, an
+#: extension module whose allocation failed without setting MemoryError (SystemError).
+_OUT_OF_MEMORY = (
+    "can't start new thread",
+    "failed to map segment",
+    "Cannot allocate memory",
+    "error return without exception set",
+)
 #: The read end of the pipe the kernel-level signal handler writes each signal's number to.
 _arrived: int | None = None
 _terminated = False
@@ -28,14 +34,70 @@ _terminated = False
 _flow_run_id: Any = None
 
 
-def start_temporary_server() -> None:
-    """Start Prefect's temporary server now, unless a server is configured, so that the kernel
-    stops it when this process dies, even by SIGKILL.
+#: The Prefect settings nerflow's commands run with, unless the user set them already.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # Without a configured server Prefect starts a temporary one and gives it 20 s; on a
+    # busy 2-core machine that start alone has taken longer.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    # nerflow's own messages (split sizes, truncated tweets, per-epoch scores, the gate's
+    # decision) go to each run's log in Prefect, not only to the terminal.
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "nerflow",
+    # ...and, outside a run (a plain library call), nowhere but the terminal.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+}
 
-    Prefect starts the server itself on first use otherwise, with nothing tying it to this
-    process: a killed command left it running. Call from the main thread: the kernel counts
-    the thread that started the server as its parent.
-    """
+
+def apply_prefect_defaults(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Add the defaults to `env` (this process's when None; before Prefect is imported)."""
+    target: dict[str, str] = os.environ if env is None else env  # type: ignore[assignment]
+    for name, value in PREFECT_DEFAULTS.items():
+        target.setdefault(name, value)
+    return target
+
+
+_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+#: A hook of the commands' own (`remember_flow_run`): Prefect logs each call of it.
+_QUIET_HOOK = "'remember_flow_run'"
+
+
+def _not_a_run_traceback(record: logging.LogRecord) -> bool:
+    """False for a run's traceback or failed-state line (the API keeps them), else True."""
+    message = record.getMessage()
+    if _QUIET_HOOK in message:
+        return False
+    if not record.name.startswith(_RUN_LOGGERS):
+        return True
+    failed = message.startswith(("Finished in state Failed", "Encountered"))
+    return not (record.exc_info or failed)
+
+
+@contextmanager
+def tracebacks_to_run_logs_only() -> Iterator[None]:
+    """Inside the block, a failing task or flow run's traceback reaches Prefect's run log, not
+    stderr: Prefect logs it once per task run, retry and flow run; the caller says it once."""
+    import prefect  # noqa: F401 - configures Prefect's handlers, which get the filter
+
+    handlers = [
+        handler
+        for name in ("prefect", None)  # Prefect's console, and the root logger's handlers
+        for handler in logging.getLogger(name).handlers
+        if not type(handler).__name__.startswith("APILog")
+    ]
+    for handler in handlers:
+        handler.addFilter(_not_a_run_traceback)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(_not_a_run_traceback)
+
+
+def start_temporary_server() -> None:
+    """Start Prefect's temporary server now (unless one is configured), so that the kernel
+    stops it when this process dies, even by SIGKILL; call from the main thread."""
+    # Started by Prefect on first use, nothing tied it to this process: a killed command left
+    # it running. The kernel counts the thread that started it as its parent.
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL
 
@@ -70,11 +132,9 @@ def _parent_death_signal(parent: int) -> Any:
 @contextmanager
 def out_of_memory_stops_at_once() -> Iterator[None]:
     """Inside the block, running out of memory in any thread ends the process at once with
-    one line.
-
-    Without this a thread that could not start left the thread waiting for it hanging (the
-    command never ended), and every layer that caught the error printed its traceback.
-    """
+    one line."""
+    # Else a thread that could not start left the one waiting for it hanging (the command
+    # never ended), and every layer that caught the error printed its traceback.
     thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
     logging_error = logging.Handler.handleError
 
@@ -106,7 +166,7 @@ def is_out_of_memory(exc: BaseException | None) -> bool:
     """Whether `exc`, or what caused it, is the process running out of memory."""
     while exc is not None:
         if isinstance(exc, MemoryError) or (
-            isinstance(exc, RuntimeError | OSError | ImportError)
+            isinstance(exc, RuntimeError | OSError | ImportError | SystemError)
             and any(sign in str(exc) for sign in _OUT_OF_MEMORY)
         ):
             return True
@@ -154,11 +214,9 @@ def note_signals() -> None:
 
 
 def raise_if_terminated() -> None:
-    """Raise Prefect's termination signal if SIGTERM arrived since `note_signals`.
-
-    A signal handler's exception raised while a finalizer or a library's catch-all runs is
-    dropped: the run went on and registered a model after a SIGTERM.
-    """
+    """Raise Prefect's termination signal if SIGTERM arrived since `note_signals`."""
+    # A signal handler's exception raised while a finalizer or a library's catch-all runs is
+    # dropped: the run went on and registered a model after a SIGTERM.
     from prefect.exceptions import TerminationSignal
 
     global _terminated
@@ -170,11 +228,8 @@ def raise_if_terminated() -> None:
 
 
 def end_open_mlflow_runs(flow: Any, flow_run: Any, state: Any) -> None:
-    """Prefect `on_crashed` hook: end the MLflow runs this process left open KILLED, with why.
-
-    A training's run stays open until the logging step completes it; a run stopped between
-    the two (SIGTERM during evaluation) otherwise showed RUNNING until the next run.
-    """
+    """Prefect `on_crashed` hook: end the MLflow runs this process left open KILLED, with why
+    (a training's run stays open until the logging step completes it)."""
     from nerflow.config import TrackingConfig
     from nerflow.tracking.provenance import end_own_runs
     from nerflow.tracking.store import resolve_tracking_uri

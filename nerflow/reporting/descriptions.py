@@ -1,13 +1,17 @@
-"""What MLflow shows about a run and a model in words: the run's note, the descriptions."""
+"""What MLflow shows about a run and a model in words: the run's note, descriptions, model card."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nerflow.reporting.tables import SCORE_COLUMNS, render, score_rows
+from nerflow.config import DEFAULT_BASE_MODEL, RunConfig
+from nerflow.corpus.manifest import Manifest
+from nerflow.reporting.tables import markdown_scores
+from nerflow.training.meta import TrainingMeta
 
-#: MLflow shows this run tag as the run's description.
-NOTE_TAG = "mlflow.note.content"
+if TYPE_CHECKING:
+    from nerflow.evaluation import EvaluationReport
+
 #: The line the gate replaces with its decision.
 PENDING = "**Promotion**: pending (the gate decides after registration)"
 
@@ -19,19 +23,18 @@ description holds its scores, the promotion gate's decision (both models scored 
 validation split) and its model card."""
 
 
-def run_note(manifest: dict[str, Any], report: dict[str, Any], champion_line: str) -> str:
+def run_note(manifest: Manifest, report: EvaluationReport, champion_line: str) -> str:
     """Markdown for a training run: scores per type, the data, the champion, the decision."""
-    splits = {split: report["splits"][split] for split in ("validation", "test")}
-    sizes = manifest["splits"]
+    sizes = manifest.splits
     # What a reader wants first comes first: the page shows the top lines, the rest folded.
     return "\n\n".join(
         [
             PENDING,
-            f"**Data**: {manifest['description']}: {sizes['train']} / {sizes['validation']} /"
+            f"**Data**: {manifest.description}: {sizes['train']} / {sizes['validation']} /"
             f" {sizes['test']} tweets (train / validation / test), data version"
-            f" `{manifest['fingerprint'][:12]}`",
+            f" `{manifest.fingerprint[:12]}`",
             champion_line,
-            render(score_rows(splits), SCORE_COLUMNS, style="markdown"),
+            markdown_scores(report.splits),
         ]
     )
 
@@ -61,6 +64,57 @@ def with_decision(text: str, decision: Any) -> str:
     return f"{text}\n\n{decision_text(decision)}"
 
 
-def version_description(note: str, card: str) -> str:
-    """A version's description: the run's note, then the model card."""
-    return f"{note}\n\n---\n\n{card}"
+CITATION = (
+    'Derczynski, Bontcheva, Roberts. "Broad Twitter Corpus: A Diverse Named Entity '
+    'Recognition Resource". COLING 2016, pp. 1169-1179.'
+)
+
+
+def model_card(
+    config: RunConfig, manifest: Manifest, report: EvaluationReport, meta: TrainingMeta
+) -> str:
+    """Markdown: base model, data and licence, scores per type, intended use, known limits."""
+    table = markdown_scores(report.splits)
+    base = config.model.base_model
+    uncased = " (MiniLM-L6-H384, uncased)" if base == DEFAULT_BASE_MODEL else ""
+    sizes = manifest.splits
+    train = ", ".join(e.name for e in manifest.sources if e.split == "train")
+    commit = (manifest.btc_commit or "")[:12]
+    data = (
+        f"Broad Twitter Corpus, commit `{commit}` ({manifest.description}):"
+        f" train = {train}; validation = section H, test = section F"
+        if manifest.source == "btc"
+        else f"{manifest.description} (train = {train})"
+    )
+    return f"""# NER model: PER, ORG, LOC in tweets
+
+Fine-tuned by nerflow from `{base}`{uncased} on {meta.device} ({meta.precision}).
+
+## Data
+{data}; {sizes["train"]} / {sizes["validation"]} / {sizes["test"]} tweets
+(data fingerprint `{manifest.fingerprint}`). The Broad Twitter Corpus is licensed
+CC BY 4.0; cite: {CITATION}
+
+## Training
+Full fine-tune unless noted: train_last_layers = {config.model.train_last_layers};
+epochs {config.training.epochs}, learning rate {config.training.learning_rate}, batch
+{config.training.batch_size}, seed {config.training.seed}, max length {config.data.max_length}
+sub-words. The epoch with the best validation entity F1 was kept.
+
+## Scores (entity level, seqeval, per word)
+{table}
+
+## Intended use
+Tagging people, organisations and locations in English tweets and similar short, informal
+text. Raw text is split like the corpus (URLs and #hashtags whole, "@" apart from the
+user name, contractions split, punctuation on its own) before tagging.
+
+## Known limits
+- Three entity types only (PER, ORG, LOC); no MISC, products, events or dates.
+- Tweets from 2009-2014, mostly UK and US English: newer names, other dialects and other
+  languages score lower.
+- The default base model is uncased: capitalisation, a strong cue for names, is not seen.
+- The corpus annotates @mentions inconsistently across sections; predictions on @mentions
+  are the least reliable.
+- Texts longer than {config.data.max_length} sub-words are cut; words past the cut get no entity.
+"""

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
 from nerflow.corpus.labels import ENTITY_TYPES
+from nerflow.tracking import names
 
-SPLITS = ("validation", "test")
+if TYPE_CHECKING:
+    # Not at run time: training imports this module, and its step key does not cover evaluation.
+    from nerflow.evaluation import Confusion, EvaluationReport
 
 
-def confusion_figure(confusion: dict[str, Any], title: str) -> Figure:
+def confusion_figure(confusion: Confusion, title: str) -> Figure:
     """Gold type (rows) against predicted type (columns) per word, O included."""
-    labels, matrix = confusion["labels"], confusion["matrix"]
+    labels, matrix = confusion.labels, confusion.matrix
     figure = Figure(figsize=(4.8, 4.2), layout="constrained")
     axes = figure.subplots()
     totals = [max(sum(row), 1) for row in matrix]
@@ -34,21 +37,23 @@ def confusion_figure(confusion: dict[str, Any], title: str) -> Figure:
     return figure
 
 
-def per_type_figure(report: dict[str, Any]) -> Figure:
+def per_type_figure(report: EvaluationReport) -> Figure:
     """Precision, recall and F1 per entity type (and overall) on validation and test."""
     figure = Figure(figsize=(9, 3.6), layout="constrained")
-    names = [*ENTITY_TYPES, "overall"]
-    for axes, split in zip(figure.subplots(1, len(SPLITS), sharey=True), SPLITS, strict=True):
-        scores = report["splits"][split]
+    types = [*ENTITY_TYPES, "overall"]
+    splits = report.splits.items()
+    for axes, (split, scores) in zip(
+        figure.subplots(1, len(splits), sharey=True), splits, strict=True
+    ):
         for offset, metric in enumerate(("precision", "recall", "f1")):
             values = [
-                scores[metric] if name == "overall" else scores["per_type"][name][metric]
-                for name in names
+                getattr(scores if name == "overall" else scores.per_type[name], metric)
+                for name in types
             ]
-            positions = [i + (offset - 1) * 0.27 for i in range(len(names))]
+            positions = [i + (offset - 1) * 0.27 for i in range(len(types))]
             bars = axes.bar(positions, values, width=0.27, label=metric)
             axes.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
-        axes.set_xticks(range(len(names)), names)
+        axes.set_xticks(range(len(types)), types)
         axes.set_ylim(0, 1.08)
         axes.set_title(f"{split} (entity level)")
     figure.axes[0].legend(loc="lower left", fontsize=8)
@@ -83,12 +88,12 @@ def data_curve_figure(points: list[dict[str, Any]]) -> Figure:
     """Validation and test entity F1 of each registered version against its training tweets."""
     figure = Figure(figsize=(6, 3.8), layout="constrained")
     axes = figure.subplots()
-    ordered = sorted(points, key=lambda p: (p["train_tweets"], p["label"]))
-    x = [p["train_tweets"] for p in ordered]
-    for split, marker in (("val_f1", "o"), ("test_f1", "s")):
-        axes.plot(x, [p[split] for p in ordered], marker=marker, label=split.replace("_", " "))
-    for point in ordered:
-        axes.annotate(point["label"], (point["train_tweets"], point["val_f1"]), fontsize=7,
+    tweets, val = names.TRAIN_TWEETS_TAG, names.VAL_F1
+    x = [p[tweets] for p in points]  # in order of training tweets, as the caller sorts them
+    for split, marker in ((val, "o"), (names.TEST_F1, "s")):
+        axes.plot(x, [p[split] for p in points], marker=marker, label=split.replace("_", " "))
+    for point in points:
+        axes.annotate(point["label"], (point[tweets], point[val]), fontsize=7,
                       textcoords="offset points", xytext=(3, 4))  # fmt: skip
     axes.set_xlabel("training tweets")
     axes.set_ylabel("entity micro-F1")
@@ -98,21 +103,18 @@ def data_curve_figure(points: list[dict[str, Any]]) -> Figure:
     return figure
 
 
-def save_figures(report: dict[str, Any], history: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Write every figure as a PNG into `out`; return their paths."""
+def save_figures(report: EvaluationReport, history: list[dict[str, Any]], out: Path) -> None:
+    """Write every figure as a PNG into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     figures = {
         "learning_curves.png": learning_curves_figure(history),
         "per_type_scores.png": per_type_figure(report),
         **{
             f"confusion_{split}.png": confusion_figure(
-                report["splits"][split]["confusion"], f"{split}: word-level entity types"
+                scores.confusion, f"{split}: word-level entity types"
             )
-            for split in SPLITS
+            for split, scores in report.splits.items()
         },
     }
-    paths = []
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=110)
-        paths.append(out / name)
-    return paths

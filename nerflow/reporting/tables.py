@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from nerflow.corpus.labels import ENTITY_TYPES
+
+if TYPE_CHECKING:
+    from nerflow.evaluation import Scores
 
 Style = Literal["text", "markdown"]
 #: Decimals of every score a person reads (tables, reports, the summary): one rounding.
@@ -14,19 +17,24 @@ SCORE_COLUMNS = ("split", "type", "precision", "recall", "f1")
 
 
 def score_rows(
-    splits: dict[str, dict[str, Any]], support: bool = False
+    splits: Mapping[str, Scores], support: bool = False
 ) -> list[dict[str, str | float | int]]:
-    """One row per split and type (overall first) from `score_entities` results."""
+    """One row per split and type (overall first)."""
     rows: list[dict[str, str | float | int]] = []
     for split, scores in splits.items():
         for name in ("overall", *ENTITY_TYPES):
-            values = scores if name == "overall" else scores["per_type"][name]
+            values = scores if name == "overall" else scores.per_type[name]
             row: dict[str, str | float | int] = {"split": split, "type": name}
-            row.update({k: float(values[k]) for k in ("precision", "recall", "f1")})
+            row.update({"precision": values.precision, "recall": values.recall, "f1": values.f1})
             if support:
-                row["support"] = int(values["support"])
+                row["support"] = values.support
             rows.append(row)
     return rows
+
+
+def markdown_scores(splits: Mapping[str, Scores]) -> str:
+    """The score table of `splits` in Markdown (run notes, model cards)."""
+    return render(score_rows(splits), SCORE_COLUMNS, style="markdown")
 
 
 def render(

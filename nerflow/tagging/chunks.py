@@ -1,12 +1,5 @@
-"""A tagging job's chunks: each chunk's spans as JSON lines, in a folder published whole.
-
-A job is named by a key over what decides its output (the tweets' digest, the chunk size,
-the model version, the precision, the length limit and the code); chunk N is the step
-output `tagged/<key>-<N>` of the work dir, built aside and renamed into place
-(`nerflow.outputs.produce`), like every cached step's folder. A rerun after a kill or a
-failure therefore finds the chunks that finished, reuses them and tags the rest; two runs
-of one job tag each chunk once.
-"""
+"""A tagging job's chunks: chunk N's spans as JSON lines in `tagged/<key>-<N>`, published whole
+like every step's folder (`nerflow.cache.produce`): a rerun reuses finished chunks."""
 
 from __future__ import annotations
 
@@ -19,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nerflow.outputs import compute_seconds, is_complete, produce
+from nerflow.cache import compute_seconds, is_complete, produce
 from nerflow.tagging.config import TaggingConfig
 from nerflow.tracking.tagging import RegisteredVersion
 
@@ -55,12 +48,11 @@ def load_tagger(model: RegisteredVersion, tagging: TaggingConfig) -> EntityPredi
     from nerflow.inference.predict import EntityPredictor
     from nerflow.tracking.model import fetch_model
 
-    weights, tokenizer = fetch_model(model.uri, model.tracking_uri)
+    weights = fetch_model(model.uri, model.tracking_uri)
     predictor = EntityPredictor(
         weights,
         tagging.max_length,
         tagging.batch_size,
-        tokenizer_dir=tokenizer,
         precision=tagging.precision,
     )
     network = predictor.network
@@ -109,11 +101,8 @@ def tag_job(
     load: Callable[[], EntityPredictor],
     dtype: str,
 ) -> TaggedChunks:
-    """Tag each `[start, end)` chunk of `texts` not already finished in `folder/<key>-<N>`.
-
-    The model is loaded (`load`) once, and only when some chunk is missing: a rerun of a
-    finished job loads nothing.
-    """
+    """Tag each `[start, end)` chunk of `texts` not already finished in `folder/<key>-<N>`."""
+    # The model is loaded once, and only when some chunk is missing: a finished job loads none.
     predictor = functools.cache(load)
     chunks: list[Path] = []
     computed: list[int] = []

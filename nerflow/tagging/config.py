@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from nerflow.config import DataConfig, _Config
-from nerflow.tracking.registry import CHAMPION
+from nerflow.tracking.names import CHAMPION
 
 
 class TaggingConfig(_Config):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nerflow.cache import compute_seconds
 from nerflow.corpus.labels import ENTITY_TYPES
-from nerflow.outputs import compute_seconds
 from nerflow.tagging.chunks import SPANS_FILE, TaggedChunks, chunk_counts
 from nerflow.tagging.config import TaggingConfig
 from nerflow.tagging.tweets import TweetInput
@@ -27,10 +27,8 @@ class TaggedOutput:
 
 
 def publish_output(chunks: TaggedChunks, output: Path) -> TaggedOutput:
-    """Every chunk's JSON lines, in input order, written aside and renamed to `output`.
-
-    A reader of `output` sees the previous file or the whole new one, never a part.
-    """
+    """Every chunk's JSON lines, in input order, written aside and renamed to `output`."""
+    # So a reader of `output` sees the previous file or the whole new one, never a part.
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = output.parent / f".{output.name}.tmp-{uuid.uuid4().hex[:8]}"
     counts: Counter[str] = Counter({f"spans_{kind}": 0 for kind in ENTITY_TYPES})

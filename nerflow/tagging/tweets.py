@@ -1,12 +1,4 @@
-"""Raw tweets to tag: a file or a folder of them, read in order, digested, cut into chunks.
-
-A `.jsonl` (or `.ndjson`) file holds one JSON value per line: a string, or an object whose
-"text" is one (its other fields are ignored). Any other file holds one tweet per line. Lines
-end at "\\n" only (a "\\r" before it is dropped), so a Unicode line separator inside a tweet
-stays in it. An empty line (a blank one in JSON lines) is an empty tweet: it is kept and
-gets no spans, so output line N is input line N. A folder is read file by file in name
-order: its `.txt`, `.jsonl` and `.ndjson` files, not its subfolders or other files.
-"""
+"""Raw tweets to tag: a file or a folder of them, read in order, digested, cut into chunks."""
 
 from __future__ import annotations
 
@@ -51,7 +43,9 @@ def input_files(path: Path) -> list[Path]:
 
 
 def read_tweet_file(path: Path) -> list[str]:
-    """The tweets of one file, one per line (see the module's docstring for the rules)."""
+    """The tweets of one file, one per line; in `.jsonl`/`.ndjson` a string or {"text": ...}."""
+    # Lines end at "\n" only (a Unicode line separator stays inside its tweet), and an empty
+    # line is an empty tweet, kept: output line N is input line N.
     data = path.read_bytes()
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nerflow.corpus.manifest import Manifest, read_manifest
 from nerflow.evaluation import read_report
+from nerflow.tracking import names
 from nerflow.tracking.gate import SplitScores
-from nerflow.tracking.registry import CHAMPION, MODEL_KEY_TAG, RegistryError
+from nerflow.tracking.registry import RegistryError, alias_version
 from nerflow.tracking.store import active_store
 from nerflow.tracking.store import client as _client
 
@@ -27,8 +28,7 @@ class Champion:
 
 @dataclass(frozen=True)
 class ChampionScores:
-    """The champion's version, its report on this run's validation and test splits, and its
-    F1 on each new incoming file."""
+    """The champion's version, its scores on this run's splits, its F1 on new incoming files."""
 
     version: str
     report_dir: Path
@@ -42,22 +42,18 @@ class ChampionScores:
     ) -> ChampionScores:
         """The scores of an evaluation report, read once."""
         report = read_report(report_dir)
-        test_f1 = float(report["splits"]["test"]["f1"])
-        return cls(version, report_dir, SplitScores.from_report(report), test_f1, staleness)
+        val, test_f1 = SplitScores.from_report(report), report.splits["test"].f1
+        return cls(version, report_dir, val, test_f1, staleness)
 
 
 def current_champion(uri: str, name: str) -> Champion | None:
     """The champion of registered model `name`, if it has one."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        found = _client(uri).get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+    if (found := alias_version(_client(uri), name, names.CHAMPION)) is None:
         return None
-    return Champion(str(found.version), found.tags.get(MODEL_KEY_TAG), found.run_id)
+    return Champion(str(found.version), found.tags.get(names.MODEL_KEY_TAG), found.run_id)
 
 
-def training_manifest(uri: str, champion: Champion) -> dict | None:
+def training_manifest(uri: str, champion: Champion) -> Manifest | None:
     """The data manifest its training run logged (None for a run that logged none)."""
     from mlflow.exceptions import MlflowException
 
@@ -65,11 +61,10 @@ def training_manifest(uri: str, champion: Champion) -> dict | None:
         return None
     with tempfile.TemporaryDirectory(prefix="nerflow-manifest-") as tmp:
         try:
-            path = _client(uri).download_artifacts(champion.run_id, "data/manifest.json", tmp)
+            path = _client(uri).download_artifacts(champion.run_id, names.MANIFEST_ARTIFACT, tmp)
         except (MlflowException, OSError):
             return None
-        loaded: dict = json.loads(Path(path).read_text(encoding="utf-8"))
-        return loaded
+        return read_manifest(Path(path).parent)
 
 
 def download_model_folder(uri: str, name: str, champion: Champion, out: Path) -> None:
@@ -87,7 +82,7 @@ def download_model_folder(uri: str, name: str, champion: Champion, out: Path) ->
                     f"models:/{name}/{champion.version}", dst_path=tmp
                 )
             )
-            weights, tokenizer = model_files(root)  # the download of nothing does not fail
+            files = model_files(root)  # the download of nothing does not fail
         except (MlflowException, OSError) as exc:
             raise RegistryError(
                 f"champion {name} version {champion.version}: its model files cannot be read "
@@ -95,6 +90,4 @@ def download_model_folder(uri: str, name: str, champion: Champion, out: Path) ->
                 f"champion to a version that has them (`nerflow rollback` or `nerflow promote "
                 f"VERSION --registered-model {name}`)"
             ) from exc
-        shutil.copytree(weights, out, dirs_exist_ok=True)
-        if tokenizer is not None:
-            shutil.copytree(tokenizer, out, dirs_exist_ok=True)
+        shutil.copytree(files, out, dirs_exist_ok=True)

@@ -1,10 +1,4 @@
-"""The MLflow run of a training, opened when training starts and watched while it runs.
-
-The training step opens the run (on a cache miss only: a reused model opens nothing),
-streams each Trainer log entry to it (`train/...`, `val_by_epoch/...`) as it is written,
-and leaves the run's id beside the model; the logging step then completes the same run
-(params, scores, datasets, model, registration). A training that fails ends its run FAILED.
-"""
+"""The MLflow run of a training, opened when training starts and streamed to while it runs."""
 
 from __future__ import annotations
 
@@ -18,9 +12,9 @@ from typing import Any
 from transformers import TrainerCallback
 
 from nerflow.config import TrackingConfig
-from nerflow.tracking.contents import history_metrics
-from nerflow.tracking.provenance import OWNER_TAG, this_process
-from nerflow.tracking.registry import MODEL_KEY_TAG
+from nerflow.tracking import names
+from nerflow.tracking.contents import log_history
+from nerflow.tracking.provenance import this_process
 from nerflow.tracking.store import client as _client
 from nerflow.tracking.store import experiment_id, resolve_tracking_uri
 
@@ -31,13 +25,9 @@ LIVE_RUN_FILE = "live_run.json"
 
 
 class LiveMetrics(TrainerCallback):
-    """Sends each Trainer log entry to the run as it is written (rank 0 only).
+    """Sends each Trainer log entry to the run as it is written (rank 0 only)."""
 
-    Best effort: a tracking store that fails once (a network blip, a busy database) never
-    stops the training; streaming stops there, with a warning, and the logging step sends
-    the entries from that one on (`logged_entries`).
-    """
-
+    # A store that fails once stops the streaming, never the training (logging sends the rest).
     def __init__(self, uri: str, run_id: str) -> None:
         self.uri, self.run_id = uri, run_id
         self.logged_entries = 0
@@ -49,9 +39,7 @@ class LiveMetrics(TrainerCallback):
             return
         pending = state.log_history[self.logged_entries :]
         try:
-            metrics = history_metrics(pending, [])
-            if metrics:
-                _client(self.uri).log_batch(self.run_id, metrics=metrics)
+            log_history(self.run_id, pending, [], self.uri)
         except Exception as exc:
             self.failed = True
             reason = str(exc).strip().partition("\n")[0]  # not the SQL statement that failed
@@ -65,7 +53,7 @@ def live_training_run(tracking: TrackingConfig, key: str, out: Path) -> Iterator
     """Open the run; on success write its id into `out`, on failure end it FAILED."""
     uri, artifact_location = resolve_tracking_uri(tracking.tracking_uri)
     experiment = experiment_id(uri, tracking.experiment, artifact_location)
-    tags = {MODEL_KEY_TAG: key, OWNER_TAG: this_process()}
+    tags = {names.MODEL_KEY_TAG: key, names.OWNER_TAG: this_process()}
     run = _client(uri).create_run(experiment, tags=tags, run_name=f"training {key[:8]}")
     live = LiveMetrics(uri, run.info.run_id)
     try:
@@ -81,25 +69,21 @@ def live_training_run(tracking: TrackingConfig, key: str, out: Path) -> Iterator
 
 
 def live_run(model_dir: Path, uri: str, key: str) -> tuple[str, int] | None:
-    """The run that watched this model's training (if it is in this store, still its, and
-    not yet completed by a logging step), and how many of the training's log entries it
-    already has.
-
-    A run a logging step completed (its params are logged) belongs to that registered
-    model: the same cached model logged under another name gets a run of its own.
-    """
+    """The unfinished run in this store that watched this model's training, and its entries."""
     from mlflow.exceptions import MlflowException
 
     path = model_dir / LIVE_RUN_FILE
     if not path.is_file():
         return None
     saved = json.loads(path.read_text(encoding="utf-8"))
-    if saved.get("tracking_uri") != uri:
+    if saved["tracking_uri"] != uri:
         return None
     try:
         run = _client(uri).get_run(saved["run_id"])
     except MlflowException:
         return None
-    if run.data.tags.get(MODEL_KEY_TAG) != key or run.data.params:
+    # A completed run (params logged) belongs to its registered model: the same cached model
+    # logged under another name gets a run of its own.
+    if run.data.tags.get(names.MODEL_KEY_TAG) != key or run.data.params:
         return None
-    return str(saved["run_id"]), int(saved.get("logged_entries", 0))
+    return str(saved["run_id"]), int(saved["logged_entries"])

@@ -1,10 +1,4 @@
-"""The logged model: a pyfunc that returns entity spans, carrying only `nerflow.inference`.
-
-The model's files are the fine-tuned transformers folder (safetensors weights, tokenizer,
-config and the model card as its README.md) under `data/model/`, so `transformers` loads
-them as they are; the pyfunc's loader is `nerflow.inference.pyfunc`, shipped in the
-model's `code/` folder. Loading needs the runtime libraries, not nerflow.
-"""
+"""The logged model: a pyfunc that returns entity spans, carrying only `nerflow.inference`."""
 
 from __future__ import annotations
 
@@ -72,24 +66,18 @@ def _pinned_requirements() -> list[str]:
     return [*pins, "numpy", "safetensors", "tokenizers"]
 
 
-def model_files(root: Path) -> tuple[Path, Path | None]:
-    """Weights and (when apart from them) tokenizer folders inside a downloaded MLflow model.
-
-    Models logged before nerflow 0.2 used MLflow's transformers layout: `model/` and
-    `components/tokenizer/`; they still load.
-    """
+def model_files(root: Path) -> Path:
+    """The model folder (weights, tokenizer, card) inside a downloaded MLflow model."""
     from mlflow.models import Model
 
     conf: dict[str, Any] = Model.load(str(root)).flavors.get("python_function", {})
     if data := conf.get("data"):
-        return root / data, None
-    if (root / "model").is_dir() and (root / "components" / "tokenizer").is_dir():
-        return root / "model", root / "components" / "tokenizer"
+        return root / data
     raise RegistryError(f"{root}: an MLflow model without nerflow's model files")
 
 
-def fetch_model(model: str, tracking_uri: str | None = None) -> tuple[Path, Path | None]:
-    """Weights and tokenizer folders of a `models:/`/`runs:/` URI or a local model folder."""
+def fetch_model(model: str, tracking_uri: str | None = None) -> Path:
+    """The model folder (weights, tokenizer) of a `models:/`/`runs:/` URI or a local folder."""
     from mlflow.exceptions import MlflowException
 
     local = Path(model)
@@ -110,6 +98,4 @@ def fetch_model(model: str, tracking_uri: str | None = None) -> tuple[Path, Path
                 local = Path(mlflow.artifacts.download_artifacts(model))
             except (MlflowException, OSError) as exc:
                 raise RegistryError(f"model {model!r} not found at {uri}: {exc}") from exc
-    if (local / "MLmodel").is_file():
-        return model_files(local)
-    return local, None
+    return model_files(local) if (local / "MLmodel").is_file() else local

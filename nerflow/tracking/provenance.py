@@ -6,50 +6,43 @@ import logging
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from nerflow.tracking.registry import MODEL_KEY_TAG
+from nerflow.tracking import names
 from nerflow.tracking.store import client as _client
 
 logger = logging.getLogger(__name__)
 
-#: `host pid start-time` of the process logging a run (`end_abandoned_runs` reads it).
-OWNER_TAG = "nerflow.owner"
-
 
 def end_abandoned_runs(uri: str, experiment_id: str) -> None:
-    """Mark training runs whose logging process is known dead as KILLED.
-
-    A run is ended only when its owner (host, pid and start time, tagged when it opened)
-    ran on this machine and is gone: a RUNNING run of a live process, of another machine,
-    or of an older nerflow that did not tag its owner is left alone.
-    """
-    client = _client(uri)
-    for run in client.search_runs(
-        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
-    ):
-        owner = run.data.tags.get(OWNER_TAG)
-        if MODEL_KEY_TAG in run.data.tags and owner and _is_dead(owner):
-            client.set_tag(run.info.run_id, "nerflow.ended_by", f"next run: {owner} is dead")
-            client.set_terminated(run.info.run_id, status="KILLED")
+    """Mark training runs KILLED whose logging process ran on this machine and is gone."""
+    for run in _running(uri, experiment_id):
+        owner = run.data.tags.get(names.OWNER_TAG)
+        if names.MODEL_KEY_TAG in run.data.tags and owner and _is_dead(owner):
+            _kill(uri, run.info.run_id, f"next run: {owner} is dead")
             logger.warning("MLflow run %s: its process died; marked KILLED", run.info.run_id)
 
 
 def end_own_runs(uri: str, experiment: str, reason: str) -> None:
-    """Mark the runs this process opened in `experiment` and left RUNNING as KILLED: its flow
-    run was stopped (SIGTERM, Ctrl-C) between opening a run and completing it."""
-    client = _client(uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        return
+    """Mark the runs this process opened in `experiment` and left RUNNING as KILLED."""
+    # Its flow run was stopped (SIGTERM, Ctrl-C) between opening a run and completing it.
+    found = _client(uri).get_experiment_by_name(experiment)
     owner = this_process()
-    for run in client.search_runs(
-        [found.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
-    ):
-        if run.data.tags.get(OWNER_TAG) == owner:
-            client.set_tag(run.info.run_id, "nerflow.ended_by", reason[:500])
-            client.set_terminated(run.info.run_id, status="KILLED")
+    for run in _running(uri, found.experiment_id) if found is not None else []:
+        if run.data.tags.get(names.OWNER_TAG) == owner:
+            _kill(uri, run.info.run_id, reason[:500])
+
+
+def _running(uri: str, experiment_id: str) -> list[Any]:
+    filter_string = "attributes.status = 'RUNNING'"
+    return list(_client(uri).search_runs([experiment_id], filter_string, max_results=1000))
+
+
+def _kill(uri: str, run_id: str, reason: str) -> None:
+    _client(uri).set_tag(run_id, names.ENDED_BY_TAG, reason)
+    _client(uri).set_terminated(run_id, status="KILLED")
 
 
 def this_process() -> str:
@@ -73,37 +66,32 @@ def _is_dead(owner: str) -> bool:
 
 def code_tags() -> dict[str, str]:
     """The git commit of the code that ran (MLflow's own tag names), and whether it was dirty."""
-    import subprocess
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 
-    root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+        import git  # GitPython, an MLflow dependency; it fails to import without git
+    except ImportError:
         return {}
-    if commit.returncode != 0:
-        return {}
-    return {
-        "mlflow.source.git.commit": commit.stdout.strip(),
-        "nerflow.git_dirty": str(bool(status.stdout.strip())).lower(),
-    }
+    try:
+        repo = git.Repo(Path(__file__).resolve().parent.parent, search_parent_directories=True)
+        commit, dirty = repo.head.commit.hexsha, repo.is_dirty(untracked_files=False)
+    except (git.GitError, ValueError, OSError):
+        return {}  # not a git checkout (an installed package), or no commit yet
+    return {MLFLOW_GIT_COMMIT: commit, names.GIT_DIRTY_TAG: str(dirty).lower()}
 
 
 def system_tags() -> dict[str, str]:
+    """The machine and library versions a run trained with."""
     import platform
 
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    p = names.SYSTEM_TAG_PREFIX
     return {
-        "system.cpus": str(os.cpu_count()),
-        "system.memory_gb": f"{psutil.virtual_memory().total / 2**30:.0f}",
-        "system.gpu": gpu,
-        "system.python": platform.python_version(),
-        "system.torch": torch.__version__,
+        f"{p}cpus": str(os.cpu_count()),
+        f"{p}memory_gb": f"{psutil.virtual_memory().total / 2**30:.0f}",
+        f"{p}gpu": gpu,
+        f"{p}python": platform.python_version(),
+        f"{p}torch": torch.__version__,
     }

@@ -1,29 +1,19 @@
-"""The registry lifecycle: versions, the promotion gate, manual promotion and rollback."""
+"""The registry lifecycle: versions, the promotion gate, manual promotion, rollback, words."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from nerflow.locks import registry_lock
+from nerflow.tracking import names
 from nerflow.tracking.gate import SplitScores, judge
-from nerflow.tracking.locks import registry_lock
 from nerflow.tracking.store import client as _client
 
-#: Version tag holding the fingerprint of the trained model folder: one version per model.
-MODEL_KEY_TAG = "nerflow.model_key"
-DATA_TAG = "nerflow.data_fingerprint"
-#: Version tag: the fingerprint of the validation and test splits its scores came from.
-EVAL_DATA_TAG = "nerflow.eval_data"
-CHAMPION = "champion"
-PREVIOUS = "previous-champion"
-CHALLENGER = "challenger"
-HISTORY_TAG = "nerflow.alias_history"
-READABLE_HISTORY_TAG = "alias_history"
-DECISION_TAG = "nerflow.promotion"
-#: Version tag: the champion's F1 on each new incoming file this version was trained with.
-STALENESS_TAG = "staleness"
+if TYPE_CHECKING:
+    from nerflow.tracking.runs import LoggedModel
 
 
 class RegistryError(ValueError):
@@ -31,11 +21,8 @@ class RegistryError(ValueError):
 
 
 def name_filter(name: str) -> str:
-    """MLflow's search filter for the versions of registered model `name`.
-
-    MLflow's filter strings have no escape: a name is quoted with the quote it does not
-    hold, and one holding both kinds cannot be searched for (nor found again as registered).
-    """
+    """MLflow's search filter for the versions of registered model `name`."""
+    # MLflow's filter strings have no escape: a name is quoted with the quote it does not hold.
     if "'" not in name:
         return f"name='{name}'"
     if '"' not in name:
@@ -64,17 +51,14 @@ class PromotionDecision:
     reason: str
     checks: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for summaries and Prefect results."""
-        return asdict(self)
-
 
 def _val_f1(version: Any) -> float | None:
-    value = version.tags.get("val_f1")
+    value = version.tags.get(names.VAL_F1)
     return float(value) if value is not None else None
 
 
-def _alias_version(client: Any, name: str, alias: str) -> Any | None:
+def alias_version(client: Any, name: str, alias: str) -> Any | None:
+    """The version `alias` names, if any."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -84,14 +68,13 @@ def _alias_version(client: Any, name: str, alias: str) -> Any | None:
 
 
 def _record(client: Any, name: str, version: str, event: dict[str, Any]) -> None:
-    """Append an alias change to the version's history tag (what, when, from where, by whom),
-    as JSON for programs and as lines for people (`alias_history`)."""
-    current = client.get_model_version(name, version).tags.get(HISTORY_TAG)
+    """Append an alias change to the version's history tags (JSON, and lines for people)."""
+    current = client.get_model_version(name, version).tags.get(names.HISTORY_TAG)
     history = json.loads(current) if current else []
     history.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), **event})
-    client.set_model_version_tag(name, version, HISTORY_TAG, json.dumps(history))
+    client.set_model_version_tag(name, version, names.HISTORY_TAG, json.dumps(history))
     readable = "; ".join(_history_line(e) for e in history)
-    client.set_model_version_tag(name, version, READABLE_HISTORY_TAG, readable[-4900:])
+    client.set_model_version_tag(name, version, names.READABLE_HISTORY_TAG, readable[-4900:])
 
 
 def _history_line(event: dict[str, Any]) -> str:
@@ -104,24 +87,16 @@ def _history_line(event: dict[str, Any]) -> str:
 
 def _move_alias(client: Any, name: str, alias: str, version: str, actor: str) -> str | None:
     """Point `alias` at `version`, recording the change on both versions; return the old one."""
-    old = _alias_version(client, name, alias)
+    old = alias_version(client, name, alias)
     old_version = str(old.version) if old is not None else None
     if old_version == version:
         return old_version
     client.set_registered_model_alias(name, alias, version)
-    _record(
-        client,
-        name,
-        version,
-        {"alias": alias, "action": "set", "from_version": old_version, "by": actor},
-    )
+    set_here = {"alias": alias, "action": "set", "from_version": old_version, "by": actor}
+    _record(client, name, version, set_here)
     if old_version is not None:
-        _record(
-            client,
-            name,
-            old_version,
-            {"alias": alias, "action": "moved", "to_version": version, "by": actor},
-        )
+        moved = {"alias": alias, "action": "moved", "to_version": version, "by": actor}
+        _record(client, name, old_version, moved)
     return old_version
 
 
@@ -134,7 +109,8 @@ def _evaluated_version(client: Any, name: str, version: str) -> Any:
         raise RegistryError(f"registered model {name!r} has no version {version!r}") from exc
     if _val_f1(found) is None:
         raise RegistryError(
-            f"{name} version {version} never finished evaluation (no val_f1 tag): not promoted"
+            f"{name} version {version} never finished evaluation (no {names.VAL_F1} tag): "
+            "not promoted"
         )
     return found
 
@@ -149,71 +125,75 @@ def gate_new_version(
     margin: float,
     max_type_drop: float,
 ) -> PromotionDecision:
-    """Promote `version` if it beats the champion on the same validation split (`judge`).
-
-    `champion_scores` is the champion's version and its scores on this run's validation
-    split; a champion whose only scores came from other data never decides. The old
-    champion keeps `previous-champion`; a version that does not win gets `challenger` and
-    a tag with both scores. The test split never decides. A version the gate already
-    judged is left as it is, unless the registry has no champion at all; one registered by
-    a run that died before its gate is judged now.
-    """
+    """Promote `version` if it beats the champion by the rule (`judge`), else challenger."""
+    # `champion_scores`: the champion's version and scores on this run's validation split.
     with registry_lock(uri, name):
         client = _client(uri)
         found = _evaluated_version(client, name, version)
-        champion = _alias_version(client, name, CHAMPION)
-        scored = champion_scores[1] if champion_scores else None
-        if champion is not None and (
-            DECISION_TAG in found.tags or str(champion.version) == version
-        ):
+        champion = alias_version(client, name, names.CHAMPION)
+        holder = str(champion.version) if champion is not None else None
+        if holder is not None and (names.DECISION_TAG in found.tags or holder == version):
+            scored = champion_scores[1].f1 if champion_scores else None
             return PromotionDecision(
-                "unchanged", version, str(champion.version), None, candidate.f1,
-                scored.f1 if scored else None, "model already registered and judged",
+                "unchanged", version, holder, None, candidate.f1, scored,
+                "model already registered and judged",
             )  # fmt: skip
-        if champion is None:
-            _move_alias(client, name, CHAMPION, version, actor)
-            reason = f"first evaluated version: champion with val F1 {candidate.f1:.4f}"
-            decision = PromotionDecision(
-                "first-champion", version, version, None, candidate.f1, None, reason
-            )
-        elif (
-            scored is None or champion_scores is None or champion_scores[0] != str(champion.version)
-        ):
-            _move_alias(client, name, CHALLENGER, version, actor)
-            judged = f"v{champion_scores[0]}" if champion_scores else "no version"
-            reason = (
-                f"not judged: the champion is v{champion.version} but {judged} was scored on "
-                "this validation split (it moved during the run); the next run judges again"
-            )
-            decision = PromotionDecision(
-                "challenger", version, str(champion.version), None, candidate.f1, None, reason
-            )
+        decision = _decide(version, holder, candidate, champion_scores, margin, max_type_drop)
+        if decision.champion == version:
+            _crown(client, name, version, actor)
         else:
-            verdict = judge(candidate, scored, margin, max_type_drop)
-            if verdict.passed:
-                old = _move_alias(client, name, CHAMPION, version, actor)
-                if old is not None:
-                    _move_alias(client, name, PREVIOUS, old, actor)
-                action: Literal["promoted", "challenger"] = "promoted"
-                reason = (
-                    f"val F1 {candidate.f1:.4f} beats champion v{champion.version} "
-                    f"({scored.f1:.4f} on the same split) by at least {margin}, and no type "
-                    f"drops more than {max_type_drop}"
-                )
-            else:
-                old = None
-                _move_alias(client, name, CHALLENGER, version, actor)
-                action = "challenger"
-                reason = (
-                    f"does not replace champion v{champion.version} (val F1 {candidate.f1:.4f} "
-                    f"vs {scored.f1:.4f} on the same split): {verdict.failures}"
-                )
-            holder = version if verdict.passed else str(champion.version)
-            decision = PromotionDecision(
-                action, version, holder, old, candidate.f1, scored.f1, reason, verdict.checks
-            )
-        client.set_model_version_tag(name, version, DECISION_TAG, f"{decision.action}: {reason}")
+            _move_alias(client, name, names.CHALLENGER, version, actor)
+        tag = f"{decision.action}: {decision.reason}"
+        client.set_model_version_tag(name, version, names.DECISION_TAG, tag)
         return decision
+
+
+def _decide(
+    version: str,
+    holder: str | None,
+    candidate: SplitScores,
+    champion_scores: tuple[str, SplitScores] | None,
+    margin: float,
+    max_type_drop: float,
+) -> PromotionDecision:
+    """The gate's decision on `version` against the champion's holder (None: no champion)."""
+    if holder is None:
+        reason = f"first evaluated version: champion with val F1 {candidate.f1:.4f}"
+        return PromotionDecision(
+            "first-champion", version, version, None, candidate.f1, None, reason
+        )
+    if champion_scores is None or champion_scores[0] != holder:
+        judged = f"v{champion_scores[0]}" if champion_scores else "no version"
+        reason = (
+            f"not judged: the champion is v{holder} but {judged} was scored on "
+            "this validation split (it moved during the run); the next run judges again"
+        )
+        return PromotionDecision("challenger", version, holder, None, candidate.f1, None, reason)
+    scored = champion_scores[1]
+    verdict = judge(candidate, scored, margin, max_type_drop)
+    if verdict.passed:
+        reason = (
+            f"val F1 {candidate.f1:.4f} beats champion v{holder} ({scored.f1:.4f} on the same "
+            f"split) by at least {margin}, and no type drops more than {max_type_drop}"
+        )
+        return PromotionDecision(
+            "promoted", version, version, holder, candidate.f1, scored.f1, reason, verdict.checks
+        )
+    reason = (
+        f"does not replace champion v{holder} (val F1 {candidate.f1:.4f} vs {scored.f1:.4f} "
+        f"on the same split): {verdict.failures}"
+    )
+    return PromotionDecision(
+        "challenger", version, holder, None, candidate.f1, scored.f1, reason, verdict.checks
+    )
+
+
+def _crown(client: Any, name: str, version: str, actor: str) -> str | None:
+    """Make `version` champion; the old champion, returned, becomes previous-champion."""
+    old = _move_alias(client, name, names.CHAMPION, version, actor)
+    if old is not None and old != version:
+        _move_alias(client, name, names.PREVIOUS, old, actor)
+    return old
 
 
 def promote_version(uri: str, name: str, version: str, alias: str, actor: str) -> str | None:
@@ -221,28 +201,26 @@ def promote_version(uri: str, name: str, version: str, alias: str, actor: str) -
     with registry_lock(uri, name):
         client = _client(uri)
         _evaluated_version(client, name, version)
-        old = _move_alias(client, name, alias, version, actor)
-        if alias == CHAMPION and old is not None and old != version:
-            _move_alias(client, name, PREVIOUS, old, actor)
-        return old
+        if alias == names.CHAMPION:
+            return _crown(client, name, version, actor)
+        return _move_alias(client, name, alias, version, actor)
 
 
 def rollback_champion(uri: str, name: str, actor: str) -> tuple[str, str]:
     """Move champion back to previous-champion (and previous-champion to the demoted one)."""
     with registry_lock(uri, name):
         client = _client(uri)
-        previous = _alias_version(client, name, PREVIOUS)
-        champion = _alias_version(client, name, CHAMPION)
+        previous = alias_version(client, name, names.PREVIOUS)
+        champion = alias_version(client, name, names.CHAMPION)
         if previous is None or champion is None:
-            raise RegistryError(f"{name}: nothing to roll back to (no {PREVIOUS!r} alias)")
-        _move_alias(client, name, CHAMPION, str(previous.version), actor)
-        _move_alias(client, name, PREVIOUS, str(champion.version), actor)
+            raise RegistryError(f"{name}: nothing to roll back to (no {names.PREVIOUS!r} alias)")
+        _move_alias(client, name, names.CHAMPION, str(previous.version), actor)
+        _move_alias(client, name, names.PREVIOUS, str(champion.version), actor)
         return str(champion.version), str(previous.version)
 
 
 def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
-    """Every version: aliases, data, scores, the champion's score it was judged against on the
-    same split, the gate's decision, staleness, base model and creation time."""
+    """Every version: aliases, data, scores, the champion's, the decision, staleness, time."""
     client = _client(uri)
     versions = versions_of(client, name)
     if not versions:
@@ -251,24 +229,21 @@ def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
     by_version: dict[str, list[str]] = {}
     for alias, number in client.get_registered_model(name).aliases.items():
         by_version.setdefault(str(number), []).append(alias)
+    shown = (names.TRAIN_TWEETS_TAG, names.VAL_F1, names.TEST_F1, names.STALENESS_TAG)
     rows = []
     for v in sorted(versions, key=lambda v: int(v.version)):
         tags = v.tags
+        created = datetime.fromtimestamp(v.creation_timestamp / 1000, UTC)
         rows.append(
             {
                 "version": str(v.version),
                 "aliases": sorted(by_version.get(str(v.version), [])),
-                "train_tweets": tags.get("train_tweets", ""),
-                "data": tags.get("data") or tags.get(DATA_TAG, "")[:12],
-                "val_f1": tags.get("val_f1", ""),
-                "test_f1": tags.get("test_f1", ""),
-                "champion_val_f1": tags.get("champion_val_f1_same_data", ""),
-                "decision": tags.get(DECISION_TAG, "").partition(":")[0],
-                "staleness": tags.get(STALENESS_TAG, ""),
-                "base_model": tags.get("base_model", ""),
-                "created": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).strftime(
-                    "%Y-%m-%d %H:%M:%S"
-                ),
+                **{tag: tags.get(tag, "") for tag in shown},
+                "data": tags.get(names.VERSION_DATA_TAG) or tags.get(names.DATA_TAG, "")[:12],
+                "champion_val_f1": tags.get(names.CHAMPION_VAL_F1, ""),
+                "decision": tags.get(names.DECISION_TAG, "").partition(":")[0],
+                "base_model": tags.get(names.VERSION_BASE_MODEL_TAG, ""),
+                "created": created.strftime("%Y-%m-%d %H:%M:%S"),
                 "run_id": v.run_id,
             }
         )
@@ -278,7 +253,7 @@ def list_versions(uri: str, name: str) -> list[dict[str, Any]]:
 def find_registered(uri: str, registered_model: str, model_key: str) -> Any | None:
     """The registry version already holding this trained model, with its scores, if any."""
     for version in versions_of(_client(uri), registered_model):
-        if version.tags.get(MODEL_KEY_TAG) == model_key and _val_f1(version) is not None:
+        if version.tags.get(names.MODEL_KEY_TAG) == model_key and _val_f1(version) is not None:
             return version
     return None
 
@@ -292,3 +267,29 @@ def register_version(uri: str, name: str, model_uri: str, tags: dict[str, str]) 
     with active_store(uri):
         version = mlflow.register_model(model_uri, name, tags=tags)
     return str(version.version)
+
+
+def record_decision(logged: LoggedModel, decision: PromotionDecision) -> None:
+    """The gate's decision as a run tag and in the run's and the version's descriptions."""
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
+
+    # Here, not at the top: the scoring step imports this module, its key covers no reporting.
+    from nerflow.reporting.descriptions import with_decision
+
+    client = _client(logged.tracking_uri)
+    client.set_tag(logged.run_id, names.DECISION_TAG, f"{decision.action}: {decision.reason}")
+    note = client.get_run(logged.run_id).data.tags.get(MLFLOW_RUN_NOTE, "")
+    client.set_tag(logged.run_id, MLFLOW_RUN_NOTE, with_decision(note, decision))
+    version = client.get_model_version(logged.registered_model, logged.version)
+    description = with_decision(version.description or "", decision)
+    client.update_model_version(logged.registered_model, logged.version, description=description)
+
+
+def describe_version(uri: str, name: str, version: str, note: str, card: str) -> None:
+    """The version's description (its run's note, its model card); the model's if it has none."""
+    from nerflow.reporting.descriptions import REGISTERED_MODEL
+
+    client = _client(uri)
+    client.update_model_version(name, version, description=f"{note}\n\n---\n\n{card}")
+    if not client.get_registered_model(name).description:
+        client.update_registered_model(name, description=REGISTERED_MODEL)

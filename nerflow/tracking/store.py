@@ -1,8 +1,4 @@
-"""The MLflow store: which tracking URI, its artifact folder, clients and experiments.
-
-Nothing here sets MLflow's process-wide URI for longer than a block (`active_store`), so a
-call never leaks one run's store into the next, or into the environment.
-"""
+"""The MLflow store: which tracking URI, its artifact folder, clients and experiments."""
 
 from __future__ import annotations
 
@@ -14,9 +10,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from nerflow.tracking.locks import store_creation_lock
+from nerflow.locks import store_creation_lock
+from nerflow.tracking import names
 
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
 #: MLflow 3's UI opens in its GenAI mode (traces, no registry in the sidebar) unless told
 #: otherwise; every link nerflow prints says "model training".
@@ -25,8 +21,8 @@ UI_MODE = "workflowType=machine_learning"
 #: (`viewStateShareKey`, the UI's own "share view" mechanism: an experiment tag holding the
 #: view as JSON). Its runs table shows the scores; MLflow's default shows none.
 RUNS_VIEW_KEY = "nerflow-scores"
-RUNS_VIEW_TAG = f"mlflow.sharedViewState.{RUNS_VIEW_KEY}"
-SCORE_COLUMNS = ("val_f1", "test_f1", "champion_val_f1_same_data")
+RUNS_VIEW_TAG = f"{names.SHARED_VIEW_TAG_PREFIX}{RUNS_VIEW_KEY}"
+SCORE_COLUMNS = (names.VAL_F1, names.TEST_F1, names.CHAMPION_VAL_F1)
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 #: MLflow retries an HTTP call 7 times with a doubling back-off (minutes against a dead
 #: server); nerflow's calls give up after about 10 s of retries unless the user says otherwise.
@@ -43,11 +39,8 @@ class TrackingStoreError(RuntimeError):
 
 
 def check_store(uri: str, must_exist: bool = False, timeout: float = 5.0) -> None:
-    """Fail in seconds, naming `uri`, when the store cannot be reached or read.
-
-    An HTTP store must answer its /health page; a SQLite store's folder must exist, and
-    with `must_exist` (commands that only read) so must the database, which must be one.
-    """
+    """Fail in seconds, naming `uri`, when the store cannot be reached or read."""
+    # A SQLite database that does not exist yet is fine, unless `must_exist` (commands that read).
     import sqlite3
     import urllib.error
     import urllib.request
@@ -100,33 +93,23 @@ def _check_database(uri: str, timeout: float) -> None:
 
 
 def _prepare(uri: str) -> None:
-    """Set MLflow up for nerflow's calls to `uri`.
-
-    HTTP retries are capped (unless set) so a dead server fails a call in seconds; a store
-    error (a SQLite store locked for over 20 s) reaches the caller once, not also as MLflow's
-    log of it with two tracebacks; a new store is created once.
-    """
+    """Set MLflow up for nerflow's calls to `uri`: capped retries, a new store created once."""
     for name, value in _RETRY_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    # A store error (SQLite locked for over 20 s) reaches the caller once, not also as
+    # MLflow's log of it with two tracebacks.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     _created(uri)
 
 
-def default_store(root: Path | None = None) -> tuple[str, str]:
-    """The project-local store: SQLite database and artifact folder under ./mlruns."""
-    base = (root or Path.cwd()).resolve() / "mlruns"
-    base.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{base / 'mlflow.db'}", (base / "artifacts").as_uri()
-
-
 def resolve_tracking_uri(configured: str | None) -> tuple[str, str | None]:
-    """Tracking URI and, for a SQLite store, the artifact folder beside its database.
-
-    Without this MLflow would put a SQLite store's artifacts under the current directory.
-    """
+    """Tracking URI (default: SQLite under ./mlruns) and a SQLite store's artifact folder."""
+    # The artifacts go beside the database: else MLflow puts them under the current directory.
     uri = without_password(configured or os.environ.get("MLFLOW_TRACKING_URI") or "")
     if not uri:
-        return default_store()
+        base = Path.cwd().resolve() / "mlruns"
+        base.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{base / 'mlflow.db'}"
     if uri.startswith("sqlite:///"):
         # One store, one spelling: the URI keys locks and "already registered" lookups.
         path, query = _sqlite_path(uri)
@@ -135,9 +118,9 @@ def resolve_tracking_uri(configured: str | None) -> tuple[str, str | None]:
 
 
 def without_password(uri: str) -> str:
-    """`uri` without its password, which goes where the store's client reads it instead
-    ($MLFLOW_TRACKING_USERNAME/PASSWORD for a tracking server, $PGPASSWORD for PostgreSQL):
-    a URI is shown, logged and stored as a parameter, a password must never be."""
+    """`uri` without its password, which goes where the store's client reads it instead."""
+    # ($MLFLOW_TRACKING_USERNAME/PASSWORD, $PGPASSWORD): a URI is shown, logged and stored as a
+    # parameter, a password must never be.
     from urllib.parse import unquote, urlsplit, urlunsplit
 
     parts = urlsplit(uri)
@@ -175,11 +158,8 @@ def client(uri: str) -> Any:
 
 @cache
 def _created(uri: str) -> None:
-    """Create or migrate a SQLite store's tables, one process at a time (once per process).
-
-    Two processes opening a new database at once would both create its tables, and one
-    fails (`duplicate column name`).
-    """
+    """Create or migrate a SQLite store's tables once per process, one process at a time."""
+    # Two processes creating one database's tables at once fail (`duplicate column name`).
     if not uri.startswith("sqlite:///"):
         return
     from mlflow import MlflowClient
@@ -190,11 +170,8 @@ def _created(uri: str) -> None:
 
 @contextmanager
 def active_store(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API (runs, model logging, `models:/` URIs) at `uri` for the block.
-
-    MLflow's setters are process-wide and export environment variables; both are put
-    back as they were afterwards.
-    """
+    """Point MLflow's fluent API (runs, models, `models:/` URIs) at `uri` for the block."""
+    # MLflow's setters are process-wide and export variables: both are put back afterwards.
     import mlflow
 
     _prepare(uri)
@@ -213,30 +190,22 @@ def active_store(uri: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def runs_view() -> str:
-    """The runs-table view (JSON, as MLflow's UI shares one): dataset, models and the scores
-    as columns, newest runs first."""
+def experiment_id(uri: str, name: str, artifact_location: str | None) -> str:
+    """The experiment's id, created if needed, tagged as model training with the runs view."""
     import json
 
     scores = [f"metrics.`{metric}`" for metric in SCORE_COLUMNS]
-    shown = ["attributes.`Dataset`", "attributes.`Models`", *scores]
     order = [
         "attributes.`Run Name`", "runDateAndNestInfo", *scores,
         "attributes.`Models`", "attributes.`Dataset`", "duration",
     ]  # fmt: skip
-    return json.dumps(
-        {"selectedColumns": shown, "columnOrder": order, "orderByKey": "attributes.start_time"}
-    )
-
-
-def experiment_id(uri: str, name: str, artifact_location: str | None) -> str:
-    """The experiment's id, created if needed, marked as model training for MLflow's UI and
-    given the runs-table view the printed links open (tags a user set are kept).
-
-    Without the kind tag MLflow 3's UI opens an experiment on its GenAI (traces) view.
-    """
+    view = {
+        "selectedColumns": ["attributes.`Dataset`", "attributes.`Models`", *scores],
+        "columnOrder": order,
+        "orderByKey": "attributes.start_time",  # newest runs first
+    }
     mlflow_client = client(uri)
-    wanted = {EXPERIMENT_KIND_TAG: TRAINING_KIND, RUNS_VIEW_TAG: runs_view()}
+    wanted = {names.EXPERIMENT_KIND_TAG: TRAINING_KIND, RUNS_VIEW_TAG: json.dumps(view)}
     found = mlflow_client.get_experiment_by_name(name)
     if found is None:
         return str(
@@ -253,8 +222,7 @@ LOCAL_UI = "http://127.0.0.1:5000"
 
 
 def ui_base(uri: str) -> str:
-    """The MLflow UI's address for a store: a tracking server serves its own UI; a local
-    store is opened with `make ui` ($NERFLOW_MLFLOW_UI overrides both)."""
+    """The MLflow UI's address: a tracking server's own, else `make ui`'s ($NERFLOW_MLFLOW_UI)."""
     override = os.environ.get("NERFLOW_MLFLOW_UI")
     if override:
         return override.rstrip("/")
@@ -267,18 +235,12 @@ def ui_links(uri: str, experiment: str, run_id: str, model: str, version: str) -
 
     base = ui_base(uri)
     return {
-        "experiment": experiment_link(uri, experiment),
+        # The runs table in the model-training mode, with the scores' view.
+        "experiment": f"{base}/#/experiments/{experiment}/runs"
+        f"?{UI_MODE}&viewStateShareKey={RUNS_VIEW_KEY}",
         "run": run_link(uri, experiment, run_id),
         "version": f"{base}/#/models/{quote(model, safe='')}/versions/{version}?{UI_MODE}",
     }
-
-
-def experiment_link(uri: str, experiment: str) -> str:
-    """The experiment's runs table in MLflow's UI, in its model-training mode, with scores."""
-    return (
-        f"{ui_base(uri)}/#/experiments/{experiment}/runs"
-        f"?{UI_MODE}&viewStateShareKey={RUNS_VIEW_KEY}"
-    )
 
 
 def run_link(uri: str, experiment: str, run_id: str) -> str:

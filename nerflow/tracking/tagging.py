@@ -1,15 +1,17 @@
-"""Batch tagging in MLflow: the model version a job tags with, and one run per job."""
+"""Runs that are not trainings: batch tagging jobs (and their model version), evaluations."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nerflow.tracking import names
 from nerflow.tracking.provenance import code_tags
 from nerflow.tracking.registry import RegistryError
 from nerflow.tracking.store import (
     TrackingStoreError,
+    active_store,
     check_store,
     experiment_id,
     resolve_tracking_uri,
@@ -17,12 +19,8 @@ from nerflow.tracking.store import (
 )
 from nerflow.tracking.store import client as _client
 
-#: Run tag: which version of the registered model tagged (also in the params).
-MODEL_VERSION_TAG = "nerflow.model_version"
-#: Run tag: the job's key (its chunks' folder under the work dir).
-JOB_TAG = "nerflow.tagging_job"
-KIND_TAG = "nerflow.kind"
-FLOW_RUN_TAG = "prefect.flow_run_id"
+if TYPE_CHECKING:
+    from nerflow.evaluation import ConllScores
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,8 @@ class RegisteredVersion:
         return f"models:/{self.name}/{self.version}"
 
     def cache_identity(self) -> dict[str, Any]:
-        """What tells this model apart in a cache key: name, version and the run that logged
-        it (a recreated store reuses version numbers, never run ids)."""
+        """What tells this model apart in a cache key: name, version, the run that logged it."""
+        # A recreated store reuses version numbers, never run ids.
         return {"name": self.name, "version": self.version, "logged_by": self.run_id or self.source}
 
 
@@ -84,9 +82,9 @@ def log_tagging_run(
     experiment_ref = experiment_id(uri, experiment, artifact_location)
     client = _client(uri)
     all_tags = {
-        KIND_TAG: "tagging",
-        MODEL_VERSION_TAG: model.version,
-        "nerflow.registered_model": model.name,
+        names.KIND_TAG: "tagging",
+        names.MODEL_VERSION_TAG: model.version,
+        names.REGISTERED_MODEL_TAG: model.name,
         **code_tags(),
         **tags,
     }
@@ -106,3 +104,24 @@ def log_tagging_run(
         "tracking_uri": uri,
         "run_url": run_link(uri, experiment_ref, run_id),
     }
+
+
+def log_evaluation(
+    tracking_uri: str | None, experiment: str, params: dict[str, str], scores: ConllScores
+) -> str:
+    """Record a `nerflow evaluate` result as its own MLflow run; return the run id."""
+    import mlflow
+
+    from nerflow.metrics.scores import flat_metrics  # here: the tagging step's key has no metrics
+
+    uri, artifact_location = resolve_tracking_uri(tracking_uri)
+    experiment_ref = experiment_id(uri, experiment, artifact_location)
+    with (
+        active_store(uri),
+        mlflow.start_run(experiment_id=experiment_ref, tags={names.KIND_TAG: "evaluation"}) as run,
+    ):
+        mlflow.log_params(params)
+        plain = scores.model_dump(mode="json")
+        mlflow.log_metrics(flat_metrics(plain))
+        mlflow.log_dict(plain, f"{names.EVALUATION_DIR}/scores.json")
+    return str(run.info.run_id)

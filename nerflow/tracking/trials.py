@@ -1,29 +1,21 @@
-"""A study in MLflow: one parent run per study, a child run per trial.
-
-The parent (tag `nerflow.study`) holds the search space, the trials' table and the study's
-figures; each trial's run (MLflow's `mlflow.parentRunId` tag) holds its values as params,
-its curves (streamed while it trains) and its state: complete, pruned or failed.
-"""
+"""A study in MLflow: one parent run per study (space, table, figures), a child per trial."""
 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nerflow.config import TrackingConfig
+from nerflow.tracking import names
 from nerflow.tracking.contents import log_history
-from nerflow.tracking.provenance import OWNER_TAG, code_tags, this_process
+from nerflow.tracking.names import OWNER_TAG, STUDY_TAG, TRIAL_STATE_TAG, TRIAL_TAG
+from nerflow.tracking.provenance import code_tags, this_process
 from nerflow.tracking.store import client as _client
 from nerflow.tracking.store import experiment_id, resolve_tracking_uri
-from nerflow.training.fit import read_training_meta
+from nerflow.training.meta import read_training_meta
 
-STUDY_TAG = "nerflow.study"
-TRIAL_TAG = "nerflow.trial"
-TRIAL_STATE_TAG = "trial_state"
-PARENT_TAG = "mlflow.parentRunId"
 #: How each trial state ends its run (a pruned trial was stopped on purpose: KILLED).
 _RUN_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
 
@@ -59,8 +51,10 @@ class StudyRuns:
 
     def start_trial(self, number: int, values: dict[str, Any]) -> str:
         """A child run for trial `number`, its values as params."""
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
         tags = {
-            PARENT_TAG: self.parent_run_id, STUDY_TAG: self.study, TRIAL_TAG: str(number),
+            MLFLOW_PARENT_RUN_ID: self.parent_run_id, STUDY_TAG: self.study, TRIAL_TAG: str(number),
             OWNER_TAG: this_process(), TRIAL_STATE_TAG: "running",
         }  # fmt: skip
         client = _client(self.uri)
@@ -76,18 +70,14 @@ class StudyRuns:
         model_dir: Path | None = None,
         logged_entries: int = 0,
     ) -> None:
-        """End a trial's run: the curves it did not stream (all of them when its model was a
-        cache hit), its score, its state."""
-        from mlflow.entities import Metric
-
+        """End a trial's run: the curves it did not stream, its score, its state."""
         client = _client(self.uri)
-        if model_dir is not None:
+        if model_dir is not None:  # all its curves when its model was a cache hit
             meta = read_training_meta(model_dir)
-            history = meta.get("log_history", [])[logged_entries:]
-            log_history(run_id, history, meta.get("system_samples", []), self.uri)
+            history = meta.log_history[logged_entries:]
+            log_history(run_id, history, meta.system_samples, self.uri)
         if score is not None:
-            metric = Metric("val_f1", round(score, 4), _now_ms(), 0)
-            client.log_batch(run_id, metrics=[metric])
+            client.log_metric(run_id, names.VAL_F1, round(score, 4), step=0)
         client.set_tag(run_id, TRIAL_STATE_TAG, state)
         client.set_terminated(run_id, status=_RUN_STATUS[state])
 
@@ -95,42 +85,34 @@ class StudyRuns:
         self, rows: list[dict[str, Any]], figures: list[Path], best: dict[str, Any] | None
     ) -> None:
         """The study's table, figures and best trial on the parent run, which then ends."""
-        from mlflow.entities import Metric
-
         client = _client(self.uri)
         states = [row["state"] for row in rows]
-        metrics = [
-            Metric(f"trials_{state}", float(states.count(state)), _now_ms(), 0)
+        metrics = {
+            f"{names.TRIALS_PREFIX}{state}": float(states.count(state))
             for state in ("complete", "pruned", "failed")
-        ]
+        }
         if best is not None:
-            metrics.append(Metric("best_val_f1", round(best["val_f1"], 4), _now_ms(), 0))
-            client.set_tag(self.parent_run_id, "best_trial", str(best["trial"]))
+            metrics[names.BEST_VAL_F1] = round(best["val_f1"], 4)
+            client.set_tag(self.parent_run_id, names.BEST_TRIAL_TAG, str(best["trial"]))
             for name, value in best["params"].items():
-                client.set_tag(self.parent_run_id, f"best.{name}", str(value))
-        client.log_batch(self.parent_run_id, metrics=metrics)
-        with tempfile.TemporaryDirectory() as tmp:
-            table = Path(tmp) / "trials.json"
-            table.write_text(json.dumps(rows, indent=2), encoding="utf-8")
-            client.log_artifact(self.parent_run_id, str(table), "study")
+                client.set_tag(
+                    self.parent_run_id, f"{names.BEST_PARAM_TAG_PREFIX}{name}", str(value)
+                )
+        for name, value in metrics.items():
+            client.log_metric(self.parent_run_id, name, value, step=0)
+        client.log_text(self.parent_run_id, json.dumps(rows, indent=2), "study/trials.json")
         for figure in figures:
-            client.log_artifact(self.parent_run_id, str(figure), "figures")
+            client.log_artifact(self.parent_run_id, str(figure), names.FIGURES_DIR)
         client.set_terminated(self.parent_run_id, status="FINISHED")
 
     def record_version(self, model: str, version: str, decision: str) -> None:
         """Which registered version the best trial became, and the gate's decision."""
         client = _client(self.uri)
-        client.set_tag(self.parent_run_id, "best_version", f"{model} v{version}")
-        client.set_tag(self.parent_run_id, "best_version_decision", decision)
+        client.set_tag(self.parent_run_id, names.BEST_VERSION_TAG, f"{model} v{version}")
+        client.set_tag(self.parent_run_id, names.BEST_VERSION_DECISION_TAG, decision)
 
 
 def _params(values: dict[str, str]) -> list[Any]:
     from mlflow.entities import Param
 
     return [Param(name, value[:6000]) for name, value in values.items()]
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)

@@ -11,11 +11,10 @@ from transformers import Trainer
 
 
 class TokenBudgetSampler(Sampler[list[int]]):
-    """Batches of similar-length tweets whose padded size (longest x count) fits a budget.
+    """Batches of similar-length tweets whose padded size (longest x count) fits a budget."""
 
-    Short tweets travel in big batches and long ones in small, so each step costs about
-    the same and almost no compute goes to padding. Batch order is reshuffled each epoch.
-    """
+    # Short tweets travel in big batches and long ones in small: each step costs about the
+    # same and almost no compute goes to padding. Batch order is reshuffled each epoch.
 
     def __init__(self, lengths: list[int], budget: int, seed: int) -> None:
         if max(lengths, default=0) > budget:

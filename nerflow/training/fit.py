@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import resource
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -12,25 +13,26 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import DatasetDict, load_from_disk
+from pydantic import BaseModel
 from transformers import (
     AutoModelForTokenClassification,
     DataCollatorForTokenClassification,
     EvalPrediction,
+    PreTrainedModel,
     Trainer,
     TrainerCallback,
     TrainingArguments,
 )
 
+from nerflow.cache import StepStopped
 from nerflow.config import ModelConfig, TrainingConfig, resolve_base_model
 from nerflow.corpus.labels import LABELS
 from nerflow.corpus.tokenize import IGNORE
 from nerflow.inference.device import pick_device, training_precision
 from nerflow.inference.tokenizer import load_tokenizer
 from nerflow.metrics.scores import flat_metrics, score_entities
-from nerflow.outputs import StepStopped
 from nerflow.training.batching import TokenBudgetTrainer
-from nerflow.training.checkpoints import last_complete_checkpoint
-from nerflow.training.freeze import freeze_all_but_last
+from nerflow.training.meta import TrainingMeta
 from nerflow.training.monitor import SystemSampler
 
 logger = logging.getLogger(__name__)
@@ -40,50 +42,109 @@ class TrainingStopped(StepStopped):
     """A callback stopped the training on purpose (a pruned trial): not a failure to retry."""
 
 
-#: Written into the saved model folder: device, precision, timings, per-epoch history.
-TRAINING_META = "training_meta.json"
-
-
-def decode_labels(
-    predictions: np.ndarray, labels: np.ndarray
-) -> tuple[list[list[str]], list[list[str]]]:
-    """Turn logits-argmax and gold ids into tag sequences, skipping ignored (-100) positions."""
+def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+    """Entity scores of one evaluation (ignored -100 positions skipped), flattened for the log."""
+    logits = prediction.predictions
+    predicted = np.argmax(logits[0] if isinstance(logits, tuple) else logits, axis=-1)
     gold: list[list[str]] = []
     pred: list[list[str]] = []
-    for p_row, l_row in zip(predictions, labels, strict=True):
+    for p_row, l_row in zip(predicted, np.asarray(prediction.label_ids), strict=True):
         keep = l_row != IGNORE
         gold.append([LABELS[i] for i in l_row[keep]])
         pred.append([LABELS[i] for i in p_row[keep]])
-    return gold, pred
-
-
-def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-    """Entity scores of one evaluation, flattened for the Trainer's log."""
-    logits = (
-        prediction.predictions[0]
-        if isinstance(prediction.predictions, tuple)
-        else prediction.predictions
-    )
-    gold, pred = decode_labels(np.argmax(logits, axis=-1), np.asarray(prediction.label_ids))
     return flat_metrics(score_entities(gold, pred))
 
 
-def fit(
-    tokenized_dir: Path,
-    model: ModelConfig,
-    training: TrainingConfig,
-    checkpoints: Path,
-    out: Path,
-    key: str,
-    callbacks: list[TrainerCallback] | None = None,
-) -> None:
-    """Train (resuming from `checkpoints`); rank 0 alone saves the model and its meta in `out`."""
+class FitJob(BaseModel):
+    """One training: the tokenized data, the configs, where checkpoints and the model go."""
+
+    tokenized_dir: Path
+    model: ModelConfig
+    training: TrainingConfig
+    checkpoints: Path
+    out: Path
+    key: str
+
+
+def fit(job: FitJob, callbacks: list[TrainerCallback] | None = None) -> None:
+    """Train (resuming from `job.checkpoints`); rank 0 alone saves the model and its meta."""
+    training = job.training
     device = pick_device(training.device)[0]
     precision = training_precision(device, training.precision)
     torch.manual_seed(training.seed)
-    data: DatasetDict = load_from_disk(str(tokenized_dir / "dataset"))
-    tokenizer = load_tokenizer(str(tokenized_dir / "tokenizer"))
-    source = resolve_base_model(model.base_model)
+    data: DatasetDict = load_from_disk(str(job.tokenized_dir / "dataset"))
+    tokenizer = load_tokenizer(str(job.tokenized_dir / "tokenizer"))
+    network = load_network(job.model)
+    sampler = SystemSampler(min(20, training.max_steps or 20))
+    args = training_arguments(training, device, precision, job.checkpoints)
+    trainer = build_trainer(training, network, args, data, tokenizer, [*(callbacks or []), sampler])
+    # Ranks of a multi-process run only read: a removal by one while others look is a race.
+    last = last_complete_checkpoint(job.checkpoints, remove_partial=training.processes == 1)
+    if last is not None:
+        logger.info("resuming from %s", last)
+    started, started_at = time.perf_counter(), time.time()
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    seconds = time.perf_counter() - started
+    # Trainer has no barrier after loading the best checkpoint: without this, rank 0 could
+    # delete the checkpoints while another rank is still reading them.
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return  # one writer
+    meta = TrainingMeta(
+        key=job.key,
+        base_model=job.model.base_model,
+        base_model_identity=job.model.cache_identity()["weights"],
+        device=device,
+        precision=precision,
+        processes=args.world_size,
+        per_device_train_batch_size=args.per_device_train_batch_size,
+        train_seconds=seconds,
+        train_started_at=started_at,
+        train_tweets=len(data["train"]),
+        train_samples_per_second=result.metrics.get("train_samples_per_second"),
+        global_steps=result.global_step,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        best_validation_f1=trainer.state.best_metric,
+        resumed=last is not None,
+        log_history=trainer.state.log_history,
+        system_samples=sampler.samples,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        trainable_parameters=sum(p.numel() for p in network.parameters() if p.requires_grad),
+    )
+    trainer.save_model(str(job.out))
+    tokenizer.save_pretrained(str(job.out))
+    meta.write(job.out)
+
+
+def build_trainer(
+    training: TrainingConfig,
+    network: PreTrainedModel,
+    args: TrainingArguments,
+    data: DatasetDict,
+    tokenizer: Any,
+    callbacks: list[TrainerCallback],
+) -> Trainer:
+    """The Trainer on the train and validation splits; token-budget batches when asked."""
+    budget = training.max_tokens_per_batch
+    extra: dict[str, Any] = {"token_budget": budget} if budget else {}
+    return (TokenBudgetTrainer if budget else Trainer)(
+        **extra,
+        model=network,
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data["validation"],
+        # On CUDA, padding to a multiple of 8 lets the tensor cores take every matmul.
+        data_collator=DataCollatorForTokenClassification(
+            tokenizer, pad_to_multiple_of=None if args.use_cpu else 8
+        ),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+
+
+def load_network(model: ModelConfig) -> PreTrainedModel:
+    """The base model with a fresh token-classification head over LABELS, frozen as asked."""
     dropout: dict[str, float] = (
         {}
         if model.dropout is None
@@ -91,7 +152,7 @@ def fit(
     )
     try:
         network = AutoModelForTokenClassification.from_pretrained(
-            source,
+            resolve_base_model(model.base_model),
             **dropout,
             revision=model.revision,
             num_labels=len(LABELS),
@@ -107,66 +168,7 @@ def fit(
         logger.info(
             "training only the last %d layers: %d parameters", model.train_last_layers, trainable
         )
-
-    args = training_arguments(training, device, precision, checkpoints)
-    budget = training.max_tokens_per_batch
-    extra: dict[str, Any] = {"token_budget": budget} if budget else {}
-    trainer = (TokenBudgetTrainer if budget else Trainer)(
-        **extra,
-        model=network,
-        args=args,
-        train_dataset=data["train"],
-        eval_dataset=data["validation"],
-        data_collator=DataCollatorForTokenClassification(
-            tokenizer, pad_to_multiple_of=8 if device == "cuda" else None
-        ),
-        processing_class=tokenizer,
-        compute_metrics=compute_metrics,
-        callbacks=[*(callbacks or []), sampler := SystemSampler(min(20, training.max_steps or 20))],
-    )
-    # Ranks of a multi-process run only read: a removal by one while others look is a race.
-    last = last_complete_checkpoint(checkpoints, remove_partial=training.processes == 1)
-    resume = last is not None
-    if resume:
-        logger.info("resuming from %s", last)
-    started = time.perf_counter()
-    started_at = time.time()
-    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
-    seconds = time.perf_counter() - started
-    # Trainer has no barrier after loading the best checkpoint: without this, rank 0 could
-    # delete the checkpoints while another rank is still reading them.
-    trainer.accelerator.wait_for_everyone()
-    if not trainer.is_world_process_zero():
-        return  # one writer
-    meta: dict[str, Any] = {
-        "key": key,
-        "base_model": model.base_model,
-        "base_model_identity": model.cache_identity()["weights"],
-        "device": device,
-        "precision": precision,
-        "processes": args.world_size,
-        "per_device_train_batch_size": args.per_device_train_batch_size,
-        "train_seconds": seconds,
-        "train_started_at": started_at,
-        "train_tweets": len(data["train"]),
-        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
-        "global_steps": result.global_step,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "best_validation_f1": trainer.state.best_metric,
-        "resumed": resume,
-        "log_history": trainer.state.log_history,
-        "system_samples": sampler.samples,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "trainable_parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
-    }
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
-    (out / TRAINING_META).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-
-
-def read_training_meta(model_dir: Path) -> dict[str, Any]:
-    """The metadata `fit` saved beside the model."""
-    return json.loads((model_dir / TRAINING_META).read_text(encoding="utf-8"))
+    return network
 
 
 #: With `max_steps`, evaluate and checkpoint at least this often (in optimizer steps).
@@ -214,3 +216,41 @@ def training_arguments(
         report_to="none",
         save_only_model=False,
     )
+
+
+def last_complete_checkpoint(folder: Path, remove_partial: bool = True) -> Path | None:
+    """The newest checkpoint completely written; partial ones (no trainer state) are skipped."""
+    # A process killed while saving leaves no `trainer_state.json` (written last); resuming
+    # from such a folder would fail.
+    found = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
+    for checkpoint in found:
+        if (checkpoint / "trainer_state.json").is_file():
+            return checkpoint
+        if remove_partial:
+            logger.warning("removing %s: written only in part when training stopped", checkpoint)
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    return None
+
+
+def freeze_all_but_last(model: PreTrainedModel, n_layers: int) -> int:
+    """Freeze the encoder but its last `n_layers` layers (the head trains), as the seed notebook
+    did; the trainable parameter count."""
+    pattern = re.compile(r"\.(?:layer|layers|block)\.(\d+)\.")
+    base = model.base_model_prefix
+    depths = [
+        int(m.group(1)) for name, _ in model.named_parameters() if (m := pattern.search(name))
+    ]
+    if not depths:
+        raise ValueError(f"{type(model).__name__}: cannot find numbered encoder layers to freeze")
+    first_trainable = max(depths) + 1 - n_layers
+    for name, param in model.named_parameters():
+        match = pattern.search(name)
+        in_encoder = name.startswith(base + ".")
+        param.requires_grad = not in_encoder or (
+            match is not None and int(match.group(1)) >= first_trainable
+        )
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

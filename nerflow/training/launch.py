@@ -1,14 +1,12 @@
-"""Data-parallel training: start `fit` in N ranks on this machine, one per GPU.
+"""Data-parallel training: `fit` in N ranks on this machine, one per GPU (`python -m
+nerflow.training.launch SPEC.json` reruns them)."""
 
-`python -m nerflow.training.launch SPEC.json` starts the ranks; each rank is this module
-run again with a rendezvous file. Not torchrun: its rendezvous stores listen on every
-interface whatever host they are given, and a file store opens no socket at all.
-"""
+# Each rank is this module run again with a rendezvous file. Not torchrun: its rendezvous
+# stores listen on every interface whatever host they are given; a file store opens no socket.
 
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 import os
 import subprocess
@@ -20,40 +18,29 @@ from pathlib import Path
 
 import torch
 
-from nerflow.config import ModelConfig, TrainingConfig
 from nerflow.inference.device import pick_device
-from nerflow.training.fit import TRAINING_META, fit
+from nerflow.training.fit import FitJob, fit
+from nerflow.training.meta import TRAINING_META
 
 logger = logging.getLogger(__name__)
 MODULE = "nerflow.training.launch"  # not __name__: that is __main__ when run by hand
 
 
-def launch(
-    tokenized_dir: Path,
-    model: ModelConfig,
-    training: TrainingConfig,
-    checkpoints: Path,
-    out: Path,
-    key: str,
-) -> None:
-    """Run `fit` in `training.processes` ranks and check that rank 0 saved into `out`."""
+def launch(job: FitJob) -> None:
+    """Run `fit` in `job.training.processes` ranks and check that rank 0 saved into `job.out`."""
+    training = job.training
     device, _ = pick_device(training.device)
     if device == "cuda" and training.processes > torch.cuda.device_count():
         raise ValueError(
             f"training.processes={training.processes} but only "
             f"{torch.cuda.device_count()} CUDA device(s) are visible: one process per GPU"
         )
-    spec = {
-        "tokenized_dir": str(tokenized_dir.resolve()),
-        "model": model.model_dump(mode="json"),
-        "training": training.model_dump(mode="json"),
-        "checkpoints": str(checkpoints.resolve()),
-        "out": str(out.resolve()),
-        "key": key,
-    }
-    handle, name = tempfile.mkstemp(prefix=f"nerflow-train-{key}-", suffix=".json")
+    # Absolute paths: the spec file is rerun by hand (see the error below) from anywhere.
+    folders = ("tokenized_dir", "checkpoints", "out")
+    spec = job.model_copy(update={name: getattr(job, name).resolve() for name in folders})
+    handle, name = tempfile.mkstemp(prefix=f"nerflow-train-{job.key}-", suffix=".json")
     with os.fdopen(handle, "w", encoding="utf-8") as spec_file:
-        json.dump(spec, spec_file, indent=2)
+        spec_file.write(spec.model_dump_json(indent=2))
     command = [sys.executable, "-m", MODULE, name]
     logger.info("training in %d processes: %s", training.processes, " ".join(command))
     code, tail = _run_ranks(Path(name), training.processes)
@@ -62,8 +49,8 @@ def launch(
             f"distributed training failed (exit {code}; spec {name}, rerun with: "
             f"{' '.join(command)}); last stderr:\n{tail}"
         )
-    if not (out / TRAINING_META).is_file():
-        raise RuntimeError(f"distributed training exited cleanly but did not save {out}")
+    if not (job.out / TRAINING_META).is_file():
+        raise RuntimeError(f"distributed training exited cleanly but did not save {job.out}")
     os.unlink(name)  # kept on failure: the error message points at it for a rerun
 
 
@@ -123,9 +110,8 @@ def _rank_main(spec_file: Path, store: Path) -> None:
     """One rank: join the others through the file `store`, then train from the spec."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nerflow").setLevel(logging.INFO)  # our progress, not every library's
-    job = json.loads(spec_file.read_text(encoding="utf-8"))
-    training = TrainingConfig.model_validate(job["training"])
-    cuda = pick_device(training.device)[0] == "cuda"
+    job = FitJob.model_validate_json(spec_file.read_text(encoding="utf-8"))
+    cuda = pick_device(job.training.device)[0] == "cuda"
     if cuda:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     # The Trainer (accelerate) takes over a process group that is already set up.
@@ -135,14 +121,7 @@ def _rank_main(spec_file: Path, store: Path) -> None:
         rank=int(os.environ["RANK"]),
         world_size=int(os.environ["WORLD_SIZE"]),
     )
-    fit(
-        Path(job["tokenized_dir"]),
-        ModelConfig.model_validate(job["model"]),
-        training,
-        Path(job["checkpoints"]),
-        Path(job["out"]),
-        job["key"],
-    )
+    fit(job)
     torch.distributed.destroy_process_group()
 
 
@@ -151,5 +130,5 @@ if __name__ == "__main__":
         _rank_main(Path(sys.argv[1]), Path(sys.argv[2]))
     else:  # by hand, after a failure: all the ranks again
         spec = Path(sys.argv[1])
-        processes = json.loads(spec.read_text(encoding="utf-8"))["training"]["processes"]
+        processes = FitJob.model_validate_json(spec.read_text(encoding="utf-8")).training.processes
         sys.exit(_run_ranks(spec, processes)[0])

@@ -14,9 +14,8 @@ logger = logging.getLogger(__name__)
 
 
 class SystemSampler(TrainerCallback):
-    """Samples CPU use, resident memory and GPU memory every few steps while training, and
-    stamps each log entry and sample with the wall-clock time it was taken (so MLflow's
-    charts get real times, not the moment the run was logged)."""
+    """Samples CPU, resident and GPU memory every few steps, and stamps each log entry and
+    sample with its wall-clock time (MLflow's charts then show when, not when logged)."""
 
     def __init__(self, every_steps: int = 20) -> None:
         self.every_steps = every_steps
@@ -45,8 +44,7 @@ class SystemSampler(TrainerCallback):
         self.samples.append(sample)
 
     def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Stamp the entry the Trainer just added to its log history; say each evaluation's
-        scores in the project's log (the run's log in Prefect)."""
+        """Stamp the Trainer's new log entry; log each evaluation's scores (Prefect shows them)."""
         if not state.log_history:
             return
         entry = state.log_history[-1]

@@ -1,8 +1,8 @@
-"""The Optuna study: where it lives, how it is opened, resumed and run to its trial count.
+"""The Optuna study: where it lives, how it is opened, resumed and run to its trial count, and
+what it shows (a row per trial, its best trial, its figures).
 
-A study is a row set in a database (Optuna's RDB storage): every process that opens the same
-name at the same URL adds trials to the same study, which is Optuna's documented way to run
-trials on many workers, and a killed process leaves the study to be resumed.
+Every process that opens the same name at the same database URL adds trials to one study
+(Optuna's way to run trials on many workers); a killed process leaves it to be resumed.
 """
 
 from __future__ import annotations
@@ -42,11 +42,9 @@ def storage_url(tune: TuneConfig, tracking_uri: str) -> str:
 
 
 def open_study(tune: TuneConfig, url: str) -> optuna.Study:
-    """Create the study, or load it to resume (maximising validation entity F1).
-
-    Heartbeats let any worker see that a trial's process died (its trial is marked failed
-    after a few minutes without one); `requeue_failed` then gives it another go.
-    """
+    """Create the study, or load it to resume (maximising validation entity F1)."""
+    # Heartbeats let any worker see that a trial's process died (marked failed after a few
+    # minutes without one); `requeue_failed` then gives it another go.
     storage = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     return optuna.create_study(
         storage=storage,
@@ -67,11 +65,7 @@ def finished(study: optuna.Study) -> list[FrozenTrial]:
 
 def requeue_failed(study: optuna.Study) -> list[int]:
     """Queue once more, with the same values, each failed trial not already retried (a Ctrl-C,
-    a killed worker: its training resumes from its checkpoints). Returns their numbers.
-
-    A trial whose process died without a word (kill -9, a lost machine) is still RUNNING
-    with no heartbeat after the grace period: it is marked failed first, and so queued too.
-    """
+    a killed worker, a RUNNING one past its heartbeat's grace); return their numbers."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -95,14 +89,15 @@ def enqueue_baseline(study: optuna.Study, values: dict[str, Any]) -> bool:
     return True
 
 
-def run_trials(
-    study: optuna.Study,
-    objective: Callable[[optuna.Trial], float],
+def run_study(
+    url: str,
     tune: TuneConfig,
+    objective: Callable[[optuna.Trial], float],
     after_each: Callable[[optuna.Study, FrozenTrial], None],
 ) -> int:
-    """Run trials until the study has `tune.trials` finished ones (counting other workers'),
-    or the timeout passes. Returns how many this process ran."""
+    """Run the study at `url` until it has `tune.trials` finished trials (counting other
+    workers'), or the timeout passes; return how many this process ran."""
+    study = open_study(tune, url)
     if len(finished(study)) >= tune.trials:
         logger.info("study %s already has %d finished trials", study.study_name, tune.trials)
         return 0
@@ -137,11 +132,69 @@ def run_trials(
     return len(ran)
 
 
-def run_study(
-    url: str,
-    tune: TuneConfig,
-    objective: Callable[[optuna.Trial], float],
-    after_each: Callable[[optuna.Study, FrozenTrial], None],
-) -> int:
-    """Open the study at `url` and run its trials here (`run_trials`)."""
-    return run_trials(open_study(tune, url), objective, tune, after_each)
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One row per trial: number, state, validation F1 (best epoch; last reported when
+    pruned), epochs it reached, minutes, and its values."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        reported = trial.intermediate_values
+        score = trial.value if trial.value is not None else max(reported.values(), default=None)
+        minutes = (
+            (trial.datetime_complete - trial.datetime_start).total_seconds() / 60
+            if trial.datetime_complete and trial.datetime_start
+            else None
+        )
+        rows.append({
+            "trial": trial.number,
+            "state": "failed" if trial.state == TrialState.FAIL else trial.state.name.lower(),
+            "val_f1": None if score is None else round(score, 4),
+            "epochs": max(reported, default=0),
+            "minutes": None if minutes is None else round(minutes, 1),
+            **{name: _shown(value) for name, value in sorted(trial.params.items())},
+        })  # fmt: skip
+    return rows
+
+
+def _shown(value: Any) -> Any:
+    return f"{value:.3g}" if isinstance(value, float) else value
+
+
+def best_trial(study: optuna.Study) -> dict[str, Any] | None:
+    """The complete trial with the best validation F1, or None before any completes."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return None
+    best = max(complete, key=lambda t: (t.value or 0.0, -t.number))
+    return {"trial": best.number, "val_f1": best.value, "params": dict(best.params)}
+
+
+def study_figures(study: optuna.Study, out: Path) -> list[Path]:
+    """Optimisation history and parameter importances as PNGs in `out` (importances need
+    two complete trials that differ)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    saved = []
+    plots: dict[str, Any] = {
+        "optimization_history.png": optuna_plots.plot_optimization_history,
+        "param_importances.png": optuna_plots.plot_param_importances,
+    }
+    for name, plot in plots.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            try:
+                axes = plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+                logger.info("study %s: no %s yet (%s)", study.study_name, name, exc)
+                continue
+        figure = axes.figure
+        figure.set_size_inches(8, 5)
+        figure.tight_layout()
+        figure.savefig(out / name, dpi=100)
+        plt.close(figure)
+        saved.append(out / name)
+    return saved

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from nerflow.bench import run as bench_run
-from nerflow.bench.common import TRAIN_VARIANTS, BenchPlan
-from nerflow.bench.gpu import gpu_benchmark, training_flops_per_token, training_throughput
-from nerflow.bench.run import (
+from benchmarks import run as bench_run
+from benchmarks.common import TRAIN_VARIANTS, BenchPlan
+from benchmarks.gpu import gpu_benchmark, training_flops_per_token, training_throughput
+from benchmarks.run import (
     NO_NATIVE_BF16,
     markdown_table,
     native_bf16,
@@ -22,7 +22,10 @@ from nerflow.bench.run import (
     train_variants,
     training_results,
 )
-from nerflow.bench.seed import round_order
+from benchmarks.seed import round_order
+
+#: The repository root: `python -m benchmarks` runs from there.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -151,7 +154,7 @@ def test_gpu_benchmark_refuses_without_cuda() -> None:
 
 
 def test_the_gpu_modes_training_loop_trains_in_bf16_on_a_cpu_too() -> None:
-    # The loop `nerflow bench --gpu` times, on a small BERT: autocast, fused AdamW, a loss.
+    # The loop `make bench-gpu` times, on a small BERT: autocast, fused AdamW, a loss.
     import torch
     from transformers import BertConfig
 
@@ -222,9 +225,9 @@ def test_a_terminated_benchmark_stops_its_measuring_processes(
     log = tmp_path / "bench.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "nerflow.cli", "bench", "--quick",
+            [sys.executable, "-m", "benchmarks", "--quick",
              "--data-dir", str(btc_dir), "--out", str(tmp_path / "out")],
-            cwd=tmp_path, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     # Wait for the first measuring process (tokenizing, then the training variants).
     deadline = time.monotonic() + 120
@@ -245,10 +248,8 @@ def test_a_terminated_benchmark_stops_its_measuring_processes(
 def test_bench_gpu_takes_the_shape_to_time_and_writes_its_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    import nerflow.bench.gpu
-    from nerflow.cli import app
+    import benchmarks.gpu
+    from benchmarks.__main__ import main
 
     asked: dict[str, Any] = {}
 
@@ -256,10 +257,8 @@ def test_bench_gpu_takes_the_shape_to_time_and_writes_its_figures(
         asked.update(kwargs)
         return {"device": "NVIDIA H200", "tokens_per_s": 4.5e5, "mfu": 0.3}
 
-    monkeypatch.setattr(nerflow.bench.gpu, "gpu_benchmark", measured)
-    args = ["bench", "--gpu", "--gpu-batch", "128", "--gpu-seq-len", "256", "--out", str(tmp_path)]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(benchmarks.gpu, "gpu_benchmark", measured)
+    main(["--gpu", "--gpu-batch", "128", "--gpu-seq-len", "256", "--out", str(tmp_path)])
     assert asked == {"batch": 128, "seq_len": 256, "peak_flops": None}
     saved = json.loads((tmp_path / "gpu_benchmark.json").read_text(encoding="utf-8"))
     assert saved["mfu"] == 0.3

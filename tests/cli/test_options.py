@@ -68,10 +68,12 @@ def test_every_option_lands_on_its_config_field(tmp_path: Path) -> None:
 
 
 def test_help_keeps_bracketed_text() -> None:
-    # Rich markup would read "[optuna.db beside MLflow's]" as a style and drop it.
-    tune = runner.invoke(app, ["tune", "--help"])
+    # Rich markup would read "[btc-ner-tune]" as a style and drop it.
+    tune = runner.invoke(app, ["tune", "--help"], env={"COLUMNS": "200"})
     assert tune.exit_code == 0
-    assert "[optuna.db beside MLflow's]" in " ".join(tune.output.split())
+    assert "study name: a rerun with the same name resumes it [btc-ner-tune]" in " ".join(
+        tune.output.split()
+    )  # TuneConfig's description and default, as for every config option
     train = runner.invoke(app, ["train", "--help"])
     assert "[data] [model] [training] [tracking]" in " ".join(train.output.split())
 
@@ -101,3 +103,20 @@ def test_a_work_dir_that_is_a_file_exits_2_naming_it(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--work-dir", str(taken)])
     assert result.exit_code == 2
     assert result.output == f"invalid configuration: work_dir: {taken} is a file, not a folder\n"
+
+
+def test_study_and_tagging_settings_come_from_their_table_then_options(tmp_path: Path) -> None:
+    from nerflow.cli.options import build_section
+    from nerflow.tagging.config import TaggingConfig
+    from nerflow.tuning.config import TuneConfig
+
+    config = tmp_path / "run.toml"
+    config.write_text(
+        '[tune]\nstudy = "lr"\ntrials = 4\n[tagging]\nchunk_size = 50\n', encoding="utf-8"
+    )
+    tune = build_section(TuneConfig, config, {"tune": {"trials": 2}})
+    assert (tune.study, tune.trials) == ("lr", 2)
+    assert build_section(TaggingConfig, config, {}).chunk_size == 50
+    assert build_config(config, {"tune": {"trials": 2}}).training.epochs == 3.0
+    bad = runner.invoke(app, ["tune", "--config", str(config), "--trials", "0"])
+    assert bad.exit_code == 2 and "trials" in bad.output

@@ -85,5 +85,5 @@ def test_a_hub_split_tagged_iob1_counts_its_entities(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     write_dataset(data, read_sources(collect_sources(data, tmp_path / "work")), out)
-    [train, *_] = read_manifest(out)["sources"]
-    assert train["entities"] == {"PER": 1, "ORG": 0, "LOC": 1}
+    [train, *_] = read_manifest(out).sources
+    assert train.entities == {"PER": 1, "ORG": 0, "LOC": 1}

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 from nerflow.deployments.retrain import (
-    DEFAULT_CRON,
-    DESCRIPTION,
-    TAGS,
     concurrency,
+    definitions,
     retraining_deployment,
     retraining_parameters,
     retraining_schedule,
@@ -34,12 +32,13 @@ def test_the_default_deployment_is_nightly_in_utc_one_run_at_a_time(
     monkeypatch.chdir(tmp_path)
     deployment = retraining_deployment(RunConfig())
     (schedule,) = deployment.schedules or []
-    assert getattr(schedule.schedule, "cron", None) == DEFAULT_CRON == "0 2 * * *"
+    assert getattr(schedule.schedule, "cron", None) == "0 2 * * *"
     assert getattr(schedule.schedule, "timezone", None) == "UTC"
     assert deployment.concurrency_limit == 1
     assert deployment.concurrency_options is not None
     assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
-    assert deployment.tags == list(TAGS) and deployment.description == DESCRIPTION
+    assert deployment.tags == ["nerflow", "retraining", "btc-ner"]
+    assert deployment.description is not None and "promotion gate" in deployment.description
     assert deployment.entrypoint == "nerflow.flows.train_ner.train_ner"
     assert deployment.name == "nightly-retrain"
     assert RunConfig.model_validate(deployment.parameters) is not None
@@ -71,6 +70,7 @@ def test_schedule_and_collision_options() -> None:
     assert every.interval == timedelta(seconds=30) and every.timezone == "Europe/Berlin"
     assert retraining_schedule("30 4 * * 1-5", "America/New_York").cron == "30 4 * * 1-5"
     assert concurrency("cancel-new").collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW
+    assert concurrency("enqueue").collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
 
 
 @pytest.mark.parametrize(
@@ -97,25 +97,24 @@ def test_serving_without_a_server_fails_fast_instead_of_never_firing() -> None:
         temporary_settings(restore_defaults={PREFECT_API_URL}),
         pytest.raises(RuntimeError, match="make server"),
     ):
-        serve_retraining(RunConfig())
+        serve_retraining(retraining_deployment(RunConfig()))
 
 
-def test_prefect_yaml_states_the_code_deployment_and_no_default_twice() -> None:
-    """prefect.yaml and deployments/retrain.py define one deployment; defaults live in config."""
+def test_prefect_yaml_retrains_with_its_definitions_and_no_default_twice() -> None:
+    """Every scheduled deployment in prefect.yaml takes the shared definitions (which
+    `nerflow serve` reads too); config defaults live in nerflow/config.py only."""
     import yaml
-    from nerflow.deployments.retrain import DEFAULT_TIMEZONE
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text("utf-8"))
     defaults = RunConfig().model_dump(mode="json")
+    facts = definitions()
     retraining = [e for e in spec["deployments"] if "schedules" in e]
     assert {e["entrypoint"] for e in retraining} == {"flows/train_ner.py:train_ner"}
     assert len(retraining) == 3
     for entry in retraining:
-        assert entry["tags"] == list(TAGS)
-        assert " ".join(entry["description"].split()) == " ".join(DESCRIPTION.split())
-        (schedule,) = entry["schedules"]
-        assert (schedule["cron"], schedule["timezone"]) == (DEFAULT_CRON, DEFAULT_TIMEZONE)
-        assert entry["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+        assert (entry["tags"], entry["description"]) == (facts["tags"], facts["description"])
+        assert entry["schedules"] == [facts["schedules"]["nightly"]]
+        assert entry["concurrency_limit"] == facts["concurrency"]
         parameters = entry["parameters"]
         RunConfig.model_validate(parameters)  # a misspelt field fails here
         restated = [

@@ -1,6 +1,6 @@
 """End to end on a real `prefect server`: schedules fire, retrain only on change, the gate judges.
 
-Two ways to run the deployment, as the README gives them: (a) served by `serve_retraining`
+Two ways to run the deployment, as the docs give them: (a) served by `serve_retraining`
 (what `nerflow serve` calls), (b) `prefect deploy` from prefect.yaml and a process worker.
 """
 
@@ -21,13 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 from mlflow import MlflowClient
-from nerflow.deployments.retrain import (
-    DEFAULT_CRON,
-    DEFAULT_TIMEZONE,
-    DESCRIPTION,
-    TAGS,
-    retraining_parameters,
-)
+from nerflow.deployments.retrain import definitions, retraining_parameters
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -54,12 +48,14 @@ SERVE = """
 import sys
 from pathlib import Path
 
-from nerflow.deployments.retrain import retraining_schedule, serve_retraining
+from nerflow.deployments.retrain import (
+    retraining_deployment, retraining_schedule, serve_retraining,
+)
 from nerflow.config import RunConfig
 
 config = RunConfig.model_validate_json(Path(sys.argv[1]).read_text())
 schedule = retraining_schedule(timezone="Europe/Berlin", interval=float(sys.argv[2]))
-serve_retraining(config, schedule, name=sys.argv[3])
+serve_retraining(retraining_deployment(config, schedule, name=sys.argv[3]))
 """
 
 #: Fires every 20 s: the first run within 20 s of serving, then again and again.
@@ -209,7 +205,9 @@ def test_a_served_schedule_fires_retrains_only_on_change_and_the_gate_judges(
         assert deployment.global_concurrency_limit.limit == 1
         assert deployment.concurrency_options is not None
         assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
-        assert set(deployment.tags) == set(TAGS) and deployment.description == DESCRIPTION
+        facts = definitions()
+        assert set(deployment.tags) == set(facts["tags"])
+        assert deployment.description == facts["description"]
         assert deployment.entrypoint == "nerflow.flows.train_ner.train_ner"
         assert deployment.parameters == retraining_parameters(config)
 
@@ -239,7 +237,7 @@ def test_a_served_schedule_fires_retrains_only_on_change_and_the_gate_judges(
             log,
         )
         states = task_states(api, second)
-        for step in ("download-dataset", "tokenize-dataset", "train-model", "evaluate-model"):
+        for step in ("gather-corpus", "tokenize-dataset", "train-model", "evaluate-model"):
             assert states[step] == "Cached", states
         assert "Finished in state Cached" in run_log(api, second, "Finished in state Cached")
         assert versions(mlflow, model) == ["1"]
@@ -255,7 +253,7 @@ def test_a_served_schedule_fires_retrains_only_on_change_and_the_gate_judges(
             log,
         )
         states = task_states(api, third)
-        assert states["download-dataset"] == "Completed"
+        assert states["gather-corpus"] == "Completed"
         assert states["train-model"] == "Completed"
         assert versions(mlflow, model) == ["1", "2"]
         v2 = mlflow.get_model_version(model, "2")
@@ -298,10 +296,9 @@ def test_prefect_yaml_deploys_to_its_pools_and_a_process_worker_runs_it(
         for entry in retraining:
             deployment = api.read_deployment_by_name(f"train-ner/{entry['name']}")
             cron = deployment.schedules[0].schedule
-            assert (getattr(cron, "cron", None), getattr(cron, "timezone", None)) == (
-                DEFAULT_CRON,
-                DEFAULT_TIMEZONE,
-            )
+            nightly = definitions()["schedules"]["nightly"]
+            assert getattr(cron, "cron", None) == nightly["cron"]
+            assert getattr(cron, "timezone", None) == nightly["timezone"]
             assert deployment.global_concurrency_limit is not None
             assert deployment.global_concurrency_limit.limit == 1
             assert deployment.concurrency_options is not None
@@ -309,7 +306,7 @@ def test_prefect_yaml_deploys_to_its_pools_and_a_process_worker_runs_it(
                 deployment.concurrency_options.collision_strategy
                 == ConcurrencyLimitStrategy.ENQUEUE
             )
-            assert set(deployment.tags) == set(TAGS) and deployment.description
+            assert set(deployment.tags) == set(definitions()["tags"]) and deployment.description
             RunConfig.model_validate(deployment.parameters)  # a typo in a field fails here
             pool = api.read_work_pool(entry["work_pool"]["name"])
             declared = set(pool.base_job_template["variables"]["properties"])

@@ -21,7 +21,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
 
 from nerflow.orchestration.locks import LEASE_SECONDS
-from nerflow.tracking.registry import MODEL_KEY_TAG
+from nerflow.tracking.names import MODEL_KEY_TAG
 from tests.conftest import tiny_run_config
 from tests.deployments.test_scheduled_retraining import (
     ROOT,
@@ -37,7 +37,7 @@ from tests.servers import PREFECT, MlflowServer, PrefectServer
 
 POOL = "nerflow-process"
 DEPLOYMENT = "train-ner/train-process"
-STEPS = ("download-dataset", "tokenize-dataset", "train-model", "evaluate-model")
+STEPS = ("gather-corpus", "tokenize-dataset", "train-model", "evaluate-model")
 
 
 def _machine(root: Path, name: str, server: PrefectServer) -> tuple[Path, dict[str, str]]:
@@ -97,7 +97,7 @@ def _alias_chains(client: MlflowClient, name: str) -> dict[str, list[str]]:
 TAKE = """
 import sys, time
 import nerflow.orchestration.locks as locks
-from nerflow.tracking.locks import registry_lock
+from nerflow.locks import registry_lock
 locks.install_shared_locks()
 assert locks.server_configured()
 started = time.monotonic()
@@ -160,7 +160,7 @@ def test_two_workers_compute_each_step_once_and_register_each_model_once(
     computed = Counter(step for s in states for step in STEPS if s[step] == "Completed")
     # The corpus and its tokenization are the same for all four runs: computed once, the
     # other three took them (from the local work dir or the shared store) as cache hits.
-    assert computed["download-dataset"] == 1 and computed["tokenize-dataset"] == 1, states
+    assert computed["gather-corpus"] == 1 and computed["tokenize-dataset"] == 1, states
     # Three distinct trainings (seeds 0, 1, 2); the repeated config trained once.
     assert computed["train-model"] == 3 and computed["evaluate-model"] == 3, states
     # Both machines worked: each work dir holds models it computed or copied.

@@ -1,4 +1,5 @@
-"""The README's retraining walk-through, small: BTC's training sections arrive one at a time.
+"""The retraining walk-through (docs/tutorial/retraining.md), small: BTC's training sections
+arrive one at a time.
 
 A real `prefect server` and a served deployment firing every 10 s. The base corpus is
 section A (validation and test: the first tweets of H and F, to stay small); sections B,

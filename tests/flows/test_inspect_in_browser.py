@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from nerflow.flows.train_ner import train_ner
 
-from nerflow.reporting.summary import format_summary
+from nerflow.reporting.summary import RunSummary, format_summary
 from tests.conftest import browser_binaries, tiny_run_config
 from tests.processes import LOOPBACK, free_port, running, wait_http_ok
 from tests.servers import drain_prefect_workers
@@ -100,7 +100,7 @@ def tiny_run(
     return {
         "uri": uri, "root": root, **summary["mlflow"], "links": summary["links"],
         "flow_run_id": str(state.state_details.flow_run_id),
-        "text": format_summary(summary),
+        "text": format_summary(RunSummary.model_validate(summary)),
     }  # fmt: skip
 
 

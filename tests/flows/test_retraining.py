@@ -18,7 +18,7 @@ from prefect.testing.utilities import prefect_test_harness
 from nerflow.config import ExtraSource, RunConfig
 from nerflow.corpus.incoming import ingest
 from nerflow.corpus.manifest import read_manifest
-from nerflow.evaluation import read_report, write_file_report, write_report
+from nerflow.evaluation import read_file_report, read_report, write_file_report, write_report
 from tests.conftest import tiny_run_config
 from tests.flows.test_train_ner import _task_states
 
@@ -75,17 +75,17 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     v1_dir = Path(first["model_dir"])
     dataset_dir = max(
         (tmp_path / "work" / "datasets").iterdir(),
-        key=lambda d: read_manifest(d)["splits"]["validation"],
+        key=lambda d: read_manifest(d).splits["validation"],
     )
-    assert read_manifest(dataset_dir)["splits"]["validation"] == 6
+    assert read_manifest(dataset_dir).splits["validation"] == 6
     (tmp_path / "check").mkdir()
     write_report(v1_dir, dataset_dir, 32, tmp_path / "check")
-    expected = read_report(tmp_path / "check")["splits"]
+    expected = read_report(tmp_path / "check").model_dump()["splits"]
     stale = {}
     for ingested in arrived:
         (tmp_path / ingested.target.stem).mkdir()
         write_file_report(v1_dir, ingested.target, 32, tmp_path / ingested.target.stem)
-        stale[ingested.target.name] = read_report(tmp_path / ingested.target.stem)["f1"]
+        stale[ingested.target.name] = read_file_report(tmp_path / ingested.target.stem).f1
 
     decision = second["promotion"]
     assert decision["champion_val_f1"] == pytest.approx(expected["validation"]["f1"])
@@ -116,7 +116,7 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     # Nothing new: a rerun is all cache hits, the champion's score included.
     third, states = run(config)
     assert third["mlflow"]["reused"] and third["promotion"]["action"] == "unchanged"
-    for step in ("download-dataset", "score-champion", "train-model", "evaluate-model"):
+    for step in ("gather-corpus", "score-champion", "train-model", "evaluate-model"):
         assert states[step] == "Cached", states
 
     # A malformed file put in the incoming folder by hand (not through ingest) stops the
@@ -129,7 +129,7 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     assert state.is_failed()
     assert "incoming/tuesday.conll:2: expected 2 columns" in str(state.message)
     states = {s.name.rsplit("-", 1)[0]: str(s.state_name) for s in _task_states(state)}
-    assert states["download-dataset"] == "Failed" and "train-model" not in states, states
+    assert states["gather-corpus"] == "Failed" and "train-model" not in states, states
     assert sorted(int(v.version) for v in client.search_model_versions("name='retrain-ner'")) == [
         1, 2,
     ]  # fmt: skip

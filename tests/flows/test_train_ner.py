@@ -124,7 +124,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
         in client.get_model_version("test-ner", "1").tags["alias_history"]
     )
     check_prefect_artifacts(summary_flow_run_id(run))
-    assert summary["scores"]["test"]["overall"]["f1"] == pytest.approx(
+    assert summary["scores"]["test"]["f1"] == pytest.approx(
         run.data.metrics["test_f1"], abs=5e-5
     )  # logged to 4 decimals
     assert summary["promotion"]["action"] == "first-champion"
@@ -135,7 +135,7 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert again["mlflow"]["reused"] and again["mlflow"]["version"] == "1"
     assert again["mlflow"]["run_id"] == ml["run_id"]
     states = {r.name.rsplit("-", 1)[0]: r.state.name for r in task_runs}
-    assert states["download-dataset"] == "Cached"
+    assert states["gather-corpus"] == "Cached"
     assert states["tokenize-dataset"] == "Cached"
     assert states["train-model"] == "Cached"
     assert states["evaluate-model"] == "Cached"
@@ -152,7 +152,7 @@ def test_a_deleted_cached_model_is_trained_again(tmp_path: Path, tiny_model_dir:
     second, task_runs = run_flow(tmp_path, tiny_model_dir, seed=7)
     states = {r.name.rsplit("-", 1)[0]: r.state.name for r in task_runs}
     assert states["train-model"] == "Completed"
-    assert states["download-dataset"] == "Cached"
+    assert states["gather-corpus"] == "Cached"
     assert Path(second["model_dir"]).is_dir()
     # same data, config and seed: the same model key, so the registry is not duplicated
     assert second["mlflow"]["version"] == first["mlflow"]["version"]

@@ -63,19 +63,19 @@ def test_a_study_prunes_resumes_after_ctrl_c_and_registers_its_best_trial(
     )  # fmt: skip
 
     # Ctrl-C during trial 1's training: the study keeps what finished.
-    from nerflow.tuning import pruning
+    from nerflow.tuning import trial
 
-    original = pruning.PruneOnValidation.on_evaluate
+    original = trial.PruneOnValidation.on_evaluate
 
     def interrupted(self, args, state, control, metrics=None, **kwargs):  # type: ignore[no-untyped-def]
         if self.trial.number == 1:
             raise KeyboardInterrupt
         return original(self, args, state, control, metrics=metrics, **kwargs)
 
-    monkeypatch.setattr(pruning.PruneOnValidation, "on_evaluate", interrupted)
+    monkeypatch.setattr(trial.PruneOnValidation, "on_evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         tune_ner(**arguments)
-    monkeypatch.setattr(pruning.PruneOnValidation, "on_evaluate", original)
+    monkeypatch.setattr(trial.PruneOnValidation, "on_evaluate", original)
 
     storage = f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}"  # beside the MLflow store
     study = optuna.load_study(study_name="tiny", storage=storage)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from nerflow.locking import named_lock
+from nerflow.locks import named_lock
 from nerflow.orchestration import locks
 
 

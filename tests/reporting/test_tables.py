@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from nerflow.evaluation import Scores, TypeScores
 from nerflow.reporting.tables import SCORE_COLUMNS, render, score_rows
 
 
-def scores(f1: float) -> dict:
-    per = {"precision": 0.5, "recall": 0.25, "f1": f1, "support": 4}
-    return {**per, "per_type": {"PER": per, "ORG": per, "LOC": per}}
+def scores(f1: float) -> Scores:
+    per = TypeScores(precision=0.5, recall=0.25, f1=f1, support=4)
+    per_type = {"PER": per, "ORG": per, "LOC": per}
+    return Scores.model_construct(**per.model_dump(), per_type=per_type)
 
 
 def test_rows_cover_every_split_and_type_with_numbers_rounded_once() -> None:

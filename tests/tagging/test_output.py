@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nerflow.outputs import SECONDS_FILE
+from nerflow.cache import SECONDS_FILE
 from nerflow.tagging.chunks import TaggedChunks, write_chunk
 from nerflow.tagging.output import format_tagging, job_metrics, publish_output
 

@@ -1,8 +1,8 @@
 from pathlib import Path
 
 import pytest
-from nerflow.tasks.download_dataset import download_dataset
 from nerflow.tasks.evaluate_model import evaluate_model
+from nerflow.tasks.gather_corpus import gather_corpus
 
 from nerflow.config import DataConfig
 from nerflow.corpus.labels import LABELS
@@ -42,13 +42,13 @@ def test_every_word_gets_one_tag_even_without_subwords(classifier_dir: Path) -> 
 
 
 def test_report_covers_validation_and_test(tmp_path: Path, classifier_dir: Path) -> None:
-    dataset_dir = download_dataset(DataConfig(source="conll", local_dir=CONLL_DIR), tmp_path)
+    dataset_dir = gather_corpus(DataConfig(source="conll", local_dir=CONLL_DIR), tmp_path)
     report = read_report(evaluate_model(classifier_dir, dataset_dir, 32, tmp_path))
-    assert set(report["splits"]) == {"validation", "test"}
-    test = report["splits"]["test"]
-    assert test["tweets"] == 4 and test["support"] == 6  # gold entities in test.conll
-    assert set(test["per_type"]) == {"PER", "ORG", "LOC"}
-    assert [len(p) for p in report["predictions"]["test"]] == [4, 4, 4, 4]
+    assert set(report.splits) == {"validation", "test"}
+    test = report.splits["test"]
+    assert test.tweets == 4 and test.support == 6  # gold entities in test.conll
+    assert set(test.per_type) == {"PER", "ORG", "LOC"}
+    assert [len(p) for p in report.predictions["test"]] == [4, 4, 4, 4]
 
 
 @pytest.mark.parametrize("aggregation", ["first", "average", "max"])

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 from datasets import load_from_disk
-from nerflow.tasks.download_dataset import download_dataset
+from nerflow.tasks.gather_corpus import gather_corpus
 from nerflow.tasks.tokenize_dataset import tokenize_dataset
 
 from nerflow.config import DataConfig, ModelConfig
@@ -37,7 +37,7 @@ def test_tokenizes_without_padding_and_reports_truncation(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     data = DataConfig(source="conll", local_dir=CONLL_DIR, max_length=8)
-    dataset_dir = download_dataset(data, tmp_path)
+    dataset_dir = gather_corpus(data, tmp_path)
     out = tokenize_dataset(dataset_dir, ModelConfig(base_model=str(tiny_model_dir)), data, tmp_path)
     splits = load_from_disk(str(out / "dataset"))
     lengths = [len(ids) for ids in splits["train"]["input_ids"]]
@@ -53,7 +53,7 @@ def test_tokenizes_without_padding_and_reports_truncation(
 
 def test_same_inputs_reuse_the_finished_folder(tmp_path: Path, tiny_model_dir: Path) -> None:
     data = DataConfig(source="conll", local_dir=CONLL_DIR)
-    dataset_dir = download_dataset(data, tmp_path)
+    dataset_dir = gather_corpus(data, tmp_path)
     model = ModelConfig(base_model=str(tiny_model_dir))
     first = tokenize_dataset(dataset_dir, model, data, tmp_path)
     stamp = (first / "stats.json").stat().st_mtime_ns
@@ -67,7 +67,7 @@ def test_same_inputs_reuse_the_finished_folder(tmp_path: Path, tiny_model_dir: P
 
 def test_a_missing_base_model_is_a_clear_error(tmp_path: Path) -> None:
     data = DataConfig(source="conll", local_dir=CONLL_DIR)
-    dataset_dir = download_dataset(data, tmp_path)
+    dataset_dir = gather_corpus(data, tmp_path)
     with pytest.raises(ValueError, match="base model '/no/such/model'"):
         tokenize_dataset(dataset_dir, ModelConfig(base_model="/no/such/model"), data, tmp_path)
 
@@ -76,7 +76,7 @@ def test_tokenizing_leaves_the_published_dataset_folder_as_it_was(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     data = DataConfig(source="conll", local_dir=CONLL_DIR)
-    dataset_dir = download_dataset(data, tmp_path)
+    dataset_dir = gather_corpus(data, tmp_path)
     before = sorted(p.relative_to(dataset_dir) for p in dataset_dir.rglob("*"))
     tokenize_dataset(dataset_dir, ModelConfig(base_model=str(tiny_model_dir)), data, tmp_path)
     assert sorted(p.relative_to(dataset_dir) for p in dataset_dir.rglob("*")) == before

@@ -1,24 +1,24 @@
 from pathlib import Path
 
 import pytest
-from nerflow.tasks.download_dataset import download_dataset
+from nerflow.tasks.gather_corpus import gather_corpus
 from nerflow.tasks.tokenize_dataset import tokenize_dataset
 from nerflow.tasks.train_model import train_model
 from transformers import AutoModelForTokenClassification
 
+from nerflow.cache import is_complete
 from nerflow.config import DataConfig, ModelConfig, TrainingConfig
 from nerflow.corpus.labels import LABELS
 from nerflow.inference.device import cpu_has_native_bf16, pick_device
-from nerflow.outputs import is_complete
-from nerflow.training.fit import read_training_meta
-from nerflow.training.freeze import freeze_all_but_last
+from nerflow.training.fit import freeze_all_but_last
+from nerflow.training.meta import read_training_meta
 from tests.conftest import CONLL_DIR
 
 
 @pytest.fixture
 def tokenized(tmp_path: Path, tiny_model_dir: Path) -> Path:
     data = DataConfig(source="conll", local_dir=CONLL_DIR)
-    dataset_dir = download_dataset(data, tmp_path)
+    dataset_dir = gather_corpus(data, tmp_path)
     return tokenize_dataset(
         dataset_dir, ModelConfig(base_model=str(tiny_model_dir)), data, tmp_path
     )
@@ -35,14 +35,14 @@ def test_trains_and_saves_a_model_with_its_label_names(
     meta = read_training_meta(out)
     # auto: mixed bf16 where this CPU computes bf16 natively, fp32 elsewhere.
     expected = "bf16" if cpu_has_native_bf16() else "fp32"
-    assert meta["device"] == "cpu" and meta["precision"] == expected
-    assert meta["global_steps"] == 3
-    assert any("eval_f1" in entry for entry in meta["log_history"])
-    assert 0.0 <= meta["best_validation_f1"] <= 1.0
+    assert meta.device == "cpu" and meta.precision == expected
+    assert meta.global_steps == 3
+    assert any("eval_f1" in entry for entry in meta.log_history)
+    assert 0.0 <= meta.best_validation_f1 <= 1.0
     assert not (tmp_path / "checkpoints" / out.name).exists()  # checkpoints cleaned up
     # same inputs: the finished folder is returned, not retrained
     assert train_model(tokenized, model, training, tmp_path) == out
-    assert read_training_meta(out)["train_seconds"] == meta["train_seconds"]
+    assert read_training_meta(out).train_seconds == meta.train_seconds
 
 
 def test_freezing_keeps_only_the_last_layers_and_the_head_trainable(tiny_model_dir: Path) -> None:
@@ -124,9 +124,9 @@ def test_a_killed_training_resumes_from_its_last_checkpoint(
 
     out = train_model(tokenized, model, training, tmp_path)
     meta = read_training_meta(out)
-    assert meta["resumed"] is True
-    assert meta["global_steps"] == 120  # 40 epochs x 3 steps: finished, not restarted
-    first_logged = min(e["step"] for e in meta["log_history"] if "eval_f1" in e)
+    assert meta.resumed is True
+    assert meta.global_steps == 120  # 40 epochs x 3 steps: finished, not restarted
+    first_logged = min(e["step"] for e in meta.log_history if "eval_f1" in e)
     assert first_logged == 3  # the history before the kill came back with the checkpoint
 
 
@@ -157,7 +157,7 @@ def test_training_with_a_token_budget(
     training = TrainingConfig(epochs=2, max_tokens_per_batch=64, learning_rate=1e-3)
     meta = read_training_meta(train_model(tokenized, model, training, tmp_path))
     lengths = load_from_disk(str(tokenized / "dataset"))["train"]["length"]
-    assert meta["global_steps"] == 2 * len(token_budget_batches(lengths, 64))
+    assert meta.global_steps == 2 * len(token_budget_batches(lengths, 64))
 
 
 def test_training_in_two_processes_saves_one_model_from_rank_zero(
@@ -171,9 +171,9 @@ def test_training_in_two_processes_saves_one_model_from_rank_zero(
     assert [p.name for p in (tmp_path / "models").iterdir()] == [out.name]  # no .tmp-* left
     assert is_complete(out)
     meta = read_training_meta(out)
-    assert meta["processes"] == 2 and meta["per_device_train_batch_size"] == 2
-    assert meta["global_steps"] == 4
-    assert 0.0 <= meta["best_validation_f1"] <= 1.0
+    assert meta.processes == 2 and meta.per_device_train_batch_size == 2
+    assert meta.global_steps == 4
+    assert 0.0 <= meta.best_validation_f1 <= 1.0
     assert not (tmp_path / "checkpoints" / out.name).exists()
     assert AutoModelForTokenClassification.from_pretrained(str(out)).num_labels == len(LABELS)
     # the key (and so the cache hit) is the parent's, not one the ranks computed
@@ -231,7 +231,7 @@ def test_a_failing_distributed_run_raises_with_the_ranks_error(
 
 
 def test_a_checkpoint_written_in_part_is_skipped_and_removed(tmp_path: Path) -> None:
-    from nerflow.training.checkpoints import last_complete_checkpoint
+    from nerflow.training.fit import last_complete_checkpoint
 
     for step, complete in ((3, True), (6, True), (9, False)):
         folder = tmp_path / f"checkpoint-{step}"

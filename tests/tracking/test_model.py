@@ -101,8 +101,8 @@ def test_the_model_ships_only_nerflows_inference_code(logged_model: Path) -> Non
 
 
 def test_fetch_model_finds_the_files_of_a_logged_model(logged_model: Path) -> None:
-    weights, tokenizer = fetch_model(str(logged_model))
-    assert (weights / "config.json").is_file() and tokenizer is None
+    weights = fetch_model(str(logged_model))
+    assert (weights / "config.json").is_file()
     assert (weights / "README.md").read_text(encoding="utf-8") == "# card\n"
     assert not (weights / "training_meta.json").exists()
 

@@ -10,8 +10,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from nerflow.tracking.gate import SplitScores
+from nerflow.tracking.names import HISTORY_TAG
 from nerflow.tracking.registry import (
-    HISTORY_TAG,
     PromotionDecision,
     RegistryError,
     list_versions,

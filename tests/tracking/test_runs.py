@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from nerflow.tasks.download_dataset import download_dataset
 from nerflow.tasks.evaluate_model import evaluate_model
 from nerflow.tasks.gate_new_version import gate_new_version
+from nerflow.tasks.gather_corpus import gather_corpus
 from nerflow.tasks.log_to_mlflow import log_to_mlflow
 from nerflow.tasks.tokenize_dataset import tokenize_dataset
 from nerflow.tasks.train_model import train_model
@@ -25,10 +25,11 @@ from nerflow.corpus.incoming import ingest
 from nerflow.corpus.manifest import read_manifest
 from nerflow.reporting.summary import build_summary, format_summary
 from nerflow.tracking.live import live_training_run
-from nerflow.tracking.registry import CHAMPION, PromotionDecision
+from nerflow.tracking.names import CHAMPION
+from nerflow.tracking.registry import PromotionDecision
 from nerflow.tracking.runs import LoggedModel
 from nerflow.tracking.store import resolve_tracking_uri
-from nerflow.training.fit import read_training_meta
+from nerflow.training.meta import read_training_meta
 from tests.conftest import tiny_run_config
 
 
@@ -46,7 +47,7 @@ class Steps:
 def steps(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Steps:
     work = tmp_path_factory.mktemp("steps") / "work"
     config = tiny_run_config(tiny_model_dir, "sqlite:///unused.db", "e", "m", work)
-    dataset = download_dataset(config.data, work)
+    dataset = gather_corpus(config.data, work)
     tokenized = tokenize_dataset(dataset, config.model, config.data, work)
     model = train_model(tokenized, config.model, config.training, work)
     report = evaluate_model(model, dataset, config.data.max_length, work)
@@ -83,7 +84,7 @@ def test_many_incoming_files_are_logged_and_each_is_named(
         path.write_text(f"{day.title()}\tB-PER\nin\tO\nParis\tB-LOC\n", encoding="utf-8")
         arrived.append(path)
     ingest(arrived, incoming)
-    dataset = download_dataset(config.data, tmp_path / "work")
+    dataset = gather_corpus(config.data, tmp_path / "work")
 
     logged, decision = log_and_gate(config, steps, dataset)
 
@@ -92,11 +93,11 @@ def test_many_incoming_files_are_logged_and_each_is_named(
     inputs = client.get_run(logged.run_id).inputs.dataset_inputs
     train = next(i for i in inputs if any(t.value == "training" for t in i.tags))
     files = {t.key: t.value for t in train.tags}["files"]
-    sources = [e for e in read_manifest(dataset)["sources"] if e["split"] == "train"]
+    sources = [e for e in read_manifest(dataset).sources if e.split == "train"]
     assert len(sources) == 7
     # Every file is named in the tag, and the full record is one click away.
     for entry in sources:
-        assert entry["name"] in files
+        assert entry.name in files
     assert "data/manifest.json" in files
     logged_manifest = client.download_artifacts(logged.run_id, "data/manifest.json", str(tmp_path))
     assert read_manifest(Path(logged_manifest).parent) == read_manifest(dataset)
@@ -110,7 +111,7 @@ def test_a_second_registered_name_gets_its_own_run_and_leaves_the_first_alone(
     model = tmp_path / "model"
     shutil.copytree(steps.model, model)
     config = config_for(tiny_model_dir, uri, "first-name", tmp_path / "work")
-    with live_training_run(config.tracking, read_training_meta(model)["key"], model):
+    with live_training_run(config.tracking, read_training_meta(model).key, model):
         pass
     trained = Steps(steps.dataset, steps.tokenized, model, steps.report)
     first, _ = log_and_gate(config, trained)

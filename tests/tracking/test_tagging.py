@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from nerflow.outputs import content_key
+from nerflow.cache import content_key
+from nerflow.tracking.names import JOB_TAG, MODEL_VERSION_TAG
 from nerflow.tracking.registry import RegistryError
-from nerflow.tracking.tagging import (
-    JOB_TAG,
-    MODEL_VERSION_TAG,
-    log_tagging_run,
-    resolve_alias,
-    tagging_experiment,
-)
+from nerflow.tracking.tagging import log_tagging_run, resolve_alias, tagging_experiment
 
 
 @pytest.fixture(scope="module")

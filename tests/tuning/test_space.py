@@ -7,9 +7,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from nerflow.config import DataConfig, ModelConfig, RunConfig, TrainingConfig
-from nerflow.tuning.config import SearchParam, TuneConfig, read_tune_config
-from nerflow.tuning.space import apply, baseline_values, suggest
+from nerflow.config import DataConfig, ModelConfig, RunConfig, TrainingConfig, read_table
+from nerflow.tuning.config import SearchParam, TuneConfig, apply, baseline_values, suggest
 
 CONFIG = """
 [training]
@@ -30,8 +29,8 @@ trials = 4
 def test_a_config_file_gives_both_the_run_and_its_study(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text(CONFIG, encoding="utf-8")
-    assert RunConfig.from_toml(path).training.epochs == 2  # [tune] is not the run's business
-    tune = read_tune_config(path)
+    assert read_table(RunConfig, path).training.epochs == 2  # [tune] is not the run's business
+    tune = read_table(TuneConfig, path, "tune")
     assert tune.study == "lr-only" and tune.trials == 4
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(8):
@@ -49,7 +48,7 @@ def test_a_mistyped_field_or_range_is_refused_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text('[tune.space]\n"training.lr" = {low = 1, high = 2}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"(?s)run.toml: \[tune\].*'training.lr' is not a field"):
-        read_tune_config(path)
+        read_table(TuneConfig, path, "tune")
     with pytest.raises(ValueError, match=r"low 2.0 must be below high 1.0"):
         SearchParam(low=2, high=1)
     with pytest.raises(ValueError, match="either low and high, or choices"):

@@ -1,10 +1,6 @@
-"""Entity-level precision, recall and F1 (conlleval rules, seqeval), as an `evaluate` metric.
+"""Entity-level precision, recall and F1 (conlleval rules, seqeval), as an `evaluate` metric."""
 
-Loaded by path, offline: `evaluate.load("<this folder>")`. The hub's `seqeval` metric would
-fetch its code at run time; this one ships with nerflow and adds what the project reports:
-per-type scores with support, macro averages, token-level weighted F1 and a word-level
-confusion of entity types.
-"""
+# Loaded by path, offline: the hub's `seqeval` metric would fetch its code at run time.
 
 from __future__ import annotations
 

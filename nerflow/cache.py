@@ -1,12 +1,4 @@
-"""Step outputs: content fingerprints, and folders published whole, once, under a lock.
-
-This is the project's one cache. A step's output folder is named by a key over what it
-computes from (its inputs' content and its code version); a complete folder is reused,
-a missing one is built in a scratch folder and renamed into place. A work dir attached to
-a shared store (`nerflow.shared`) also takes finished folders from it and publishes its own
-there, so that machines sharing the store compute each step once. The Prefect layer only
-reports what happened here (`nerflow.orchestration.caching`).
-"""
+"""The step cache: output folders keyed on their inputs' content and code, published whole."""
 
 from __future__ import annotations
 
@@ -26,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nerflow.locking import named_lock
+from nerflow.locks import named_lock
 from nerflow.shared import SharedStore, store_of
 
 #: A finished output folder carries this file; its content is the folder's fingerprint.
@@ -41,11 +33,8 @@ logger = logging.getLogger(__name__)
 
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def fingerprint_path(path: Path) -> str:
@@ -88,12 +77,10 @@ def content_key(*parts: Any) -> str:
 
 @contextmanager
 def atomic_dir(final: Path, fingerprint: str, started: float | None = None) -> Iterator[Path]:
-    """Yield a scratch folder that becomes `final` only if the block completes.
-
-    Nothing half-written is ever visible at `final`: a crash leaves a `.tmp-*` folder
-    beside it, which the next attempt ignores (and a finished one cleans up). With
-    `started` (a `time.perf_counter()` reading), the step's compute time is kept too.
-    """
+    """Yield a scratch folder that becomes `final` only if the block completes (and, with
+    `started`, a `perf_counter` reading, keeps the compute time)."""
+    # A crash leaves a `.tmp-*` folder beside `final`, ignored by the next attempt and
+    # cleaned up by a finished one: nothing half-written is ever visible at `final`.
     final.parent.mkdir(parents=True, exist_ok=True)
     scratch = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir()
@@ -128,11 +115,7 @@ def is_complete(folder: Path) -> bool:
 
 
 def damage(folder: Path) -> str | None:
-    """What keeps a folder from being reused (None: finished and whole).
-
-    Every file is checked against the digest it was published with, so a weight file
-    deleted or changed by hand is found here, not when a model without weights is served.
-    """
+    """What keeps a folder from being reused (None: finished, and every file as published)."""
     if not (folder / FINGERPRINT_FILE).is_file():
         return "unfinished"
     try:
@@ -196,13 +179,8 @@ def watch_outputs() -> Iterator[list[StepOutput]]:
 
 
 def produce(folder: Path, build: Callable[[Path], None]) -> Path:
-    """`folder` as it is when complete; else built by `build(scratch)` and published whole.
-
-    Two processes asking for the same folder build it once: the second waits on the lock,
-    then finds it complete. With a shared store, a folder another machine published is
-    copied instead of built (and counts as reused), and a folder built or found here is
-    published for the others.
-    """
+    """`folder` as it is when complete; else copied from the shared store or built by
+    `build(scratch)`, under a lock, so that it is built once, and published whole."""
     store = store_of(folder.parent.parent)
     relative = f"{folder.parent.name}/{folder.name}"
     reused = True

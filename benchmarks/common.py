@@ -71,10 +71,9 @@ TRAIN_VARIANTS = (
 def corpus(btc_dir: Path, work: Path) -> Any:
     """The BTC DatasetDict, built by the flow's own download step."""
     from datasets import load_from_disk
+    from nerflow.tasks.gather_corpus import gather_corpus
 
-    from nerflow.tasks.download_dataset import download_dataset
-
-    return load_from_disk(str(download_dataset(DataConfig(local_dir=btc_dir), work) / "dataset"))
+    return load_from_disk(str(gather_corpus(DataConfig(local_dir=btc_dir), work) / "dataset"))
 
 
 def tokenizer() -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -14,9 +13,11 @@ def bench_flow(btc_dir: Path, work: Path, max_steps: int | None) -> dict[str, An
     import subprocess
     import sys
 
+    from nerflow.cache import compute_seconds
+
     # A private Prefect home and MLflow store: the first run starts cold, as a user's would.
-    from nerflow.orchestration.settings import apply_prefect_defaults
-    from nerflow.outputs import compute_seconds
+    from nerflow.orchestration.process import apply_prefect_defaults
+    from nerflow.reporting.summary import RunSummary
 
     env = apply_prefect_defaults({**os.environ, "PREFECT_HOME": str(work / "prefect")})
     (work / "mlruns").mkdir(exist_ok=True)
@@ -39,12 +40,12 @@ def bench_flow(btc_dir: Path, work: Path, max_steps: int | None) -> dict[str, An
         if folder.is_dir() and not folder.name.startswith(".")
     ]
     task_seconds = sum(compute_seconds(p) or 0.0 for p in folders)
-    summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
+    summary = RunSummary.model_validate_json((work / "summary.json").read_text(encoding="utf-8"))
     return {
         "steps": f"{max_steps} steps" if max_steps else "default: 3 epochs",
         "first_run_seconds": walls[0],
         "cached_rerun_seconds": walls[1],
         "task_seconds": task_seconds,
         "overhead_seconds": walls[0] - task_seconds,
-        "test_f1": summary["scores"]["test"]["overall"]["f1"],
+        "test_f1": summary.scores["test"].f1,
     }

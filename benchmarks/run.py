@@ -1,11 +1,11 @@
-"""`nerflow bench`: the seed notebook's pipeline against nerflow's, measured in one run.
+"""`make bench`: the seed notebook's pipeline against nerflow's, measured in one run.
 
 The seed (re-implemented here as the baseline): every tweet padded to 512 sub-words, every
 sub-word labelled, all but the last encoder layer frozen, batch 8, fp32. nerflow: no padding
 at tokenization, first-sub-word labels, dynamic padding in length-grouped batches of 32 (or
 a token budget), a full fine-tune, in fp32 or (where the CPU computes bf16 natively) mixed
 bf16. Same machine, same base model. Training is timed in interleaved rounds, one process
-per variant (`nerflow.bench.seed`); every other measurement runs in its own spawned process.
+per variant (`benchmarks.seed`); every other measurement runs in its own spawned process.
 Each process's peak memory is its own.
 """
 
@@ -22,10 +22,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from nerflow.bench.common import SEED, TRAIN_VARIANTS, BenchPlan, TrainVariant
-from nerflow.bench.flow import bench_flow
-from nerflow.bench.inference import bench_inference
-from nerflow.bench.seed import bench_tokenize, bench_train_rounds, receive
+from benchmarks.common import SEED, TRAIN_VARIANTS, BenchPlan, TrainVariant
+from benchmarks.flow import bench_flow
+from benchmarks.inference import bench_inference
+from benchmarks.seed import bench_tokenize, bench_train_rounds, receive
 
 NO_NATIVE_BF16 = (
     "no native bf16 here (on a CPU: AVX512-BF16, AMX or Arm BF16): autocast would emulate "

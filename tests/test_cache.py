@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from nerflow.cache import atomic_dir, content_key, fingerprint_path, is_complete
 from nerflow.config import DataConfig
-from nerflow.outputs import atomic_dir, content_key, fingerprint_path, is_complete
 
 
 def test_fingerprint_follows_content_not_path(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_editing_the_inference_code_reruns_evaluation_but_not_training() -> None
 def test_a_finished_output_missing_or_changing_a_file_is_built_again(
     tmp_path: Path, harm: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from nerflow.outputs import produce
+    from nerflow.cache import produce
 
     builds: list[int] = []
 
@@ -92,7 +92,7 @@ def test_a_finished_output_missing_or_changing_a_file_is_built_again(
     else:
         weights.write_bytes(b"x" * 100)
     assert not is_complete(folder)
-    with caplog.at_level("WARNING", logger="nerflow.outputs"):
+    with caplog.at_level("WARNING", logger="nerflow.cache"):
         assert produce(tmp_path / "models" / "key", build) == folder
     assert len(builds) == 2 and weights.read_bytes() == b"w" * 100 and is_complete(folder)
     assert any("weights/model.safetensors" in r.message for r in caplog.records)
@@ -140,7 +140,7 @@ def test_editing_a_config_description_keeps_the_config_modules_fingerprint(
 
 
 def test_a_second_request_for_the_same_output_reuses_it(tmp_path: Path) -> None:
-    from nerflow.outputs import produce, watch_outputs
+    from nerflow.cache import produce, watch_outputs
 
     calls: list[Path] = []
 
@@ -163,12 +163,12 @@ def test_a_lock_held_by_a_killed_process_does_not_block_the_next_run(tmp_path: P
     import sys
     import time
 
-    from nerflow.outputs import produce
+    from nerflow.cache import produce
 
     folder = tmp_path / "step" / "key"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\nfrom pathlib import Path\nfrom nerflow.outputs import produce\n"
+         "import sys, time\nfrom pathlib import Path\nfrom nerflow.cache import produce\n"
          "produce(Path(sys.argv[1]), lambda out: time.sleep(600))", str(folder)],
     )  # fmt: skip
     lock = tmp_path / ".locks" / "step-key.lock"
@@ -189,7 +189,7 @@ def test_a_run_waiting_on_a_lock_says_who_holds_it(
     import threading
     import time
 
-    from nerflow.outputs import produce
+    from nerflow.cache import produce
 
     folder = tmp_path / "step" / "key"
     release = threading.Event()
@@ -199,7 +199,7 @@ def test_a_run_waiting_on_a_lock_says_who_holds_it(
         time.sleep(0.05)
     time.sleep(0.2)
     threading.Timer(1.5, release.set).start()
-    with caplog.at_level("WARNING", logger="nerflow.locking"):
+    with caplog.at_level("WARNING", logger="nerflow.locks"):
         produce(folder, lambda out: pytest.fail("built twice"))
     holder.join()
     assert any(
@@ -214,12 +214,12 @@ def test_a_registry_lock_held_by_a_killed_process_is_free_at_once(tmp_path: Path
     import sys
     import time
 
-    from nerflow.tracking.locks import registry_lock
+    from nerflow.locks import registry_lock
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\nfrom nerflow.tracking.locks import registry_lock\n"
+         "import sys, time\nfrom nerflow.locks import registry_lock\n"
          "with registry_lock(sys.argv[1], 'm'):\n    print('held', flush=True)\n"
          "    time.sleep(600)", uri],
         stdout=subprocess.PIPE, text=True,

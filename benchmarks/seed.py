@@ -17,7 +17,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from nerflow.bench.common import (
+from benchmarks.common import (
     PROJECT_BATCH,
     PROJECT_MAX_LENGTH,
     SEED_BATCH,
@@ -256,7 +256,7 @@ def _trainer(
     from nerflow.corpus.labels import LABELS
     from nerflow.corpus.tokenize import encode_split
     from nerflow.training.batching import TokenBudgetTrainer
-    from nerflow.training.freeze import freeze_all_but_last
+    from nerflow.training.fit import freeze_all_but_last
 
     disable_progress_bars()
     torch.manual_seed(0)

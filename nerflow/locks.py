@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -49,13 +51,8 @@ def named_lock(
 
 @contextmanager
 def file_lock(path: Path, what: str, timeout: float | None = None) -> Iterator[None]:
-    """Hold an exclusive OS file lock (`flock`) on `path` for the block.
-
-    The kernel releases it when its holder exits, killed or not, so a crashed run never
-    blocks the next one. The holder writes who it is into the file; a process that has
-    to wait says so, naming the holder, at once and then every minute, and gives up
-    after `timeout` seconds when one is given.
-    """
+    """Hold an exclusive `flock` on `path`: the kernel frees it when its holder dies, so a
+    crashed run never blocks the next; a waiter names the holder now and every minute."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+", encoding="utf-8") as handle:
         waited_since = time.monotonic()
@@ -73,10 +70,8 @@ def file_lock(path: Path, what: str, timeout: float | None = None) -> Iterator[N
                 if last_report is None or now - last_report >= WAIT_REPORT_SECONDS:
                     logger.warning(
                         "waiting for %s: %s holds it (waited %.0f s)",
-                        what,
-                        _holder(handle),
-                        now - waited_since,
-                    )
+                        what, _holder(handle), now - waited_since,
+                    )  # fmt: skip
                     last_report = now
                 time.sleep(0.5)
         try:
@@ -93,3 +88,30 @@ def file_lock(path: Path, what: str, timeout: float | None = None) -> Iterator[N
 def _holder(handle: object) -> str:
     handle.seek(0)  # type: ignore[attr-defined]
     return handle.read().strip() or "another process"  # type: ignore[attr-defined]
+
+
+@contextmanager
+def registry_lock(uri: str, registered_model: str, timeout: float = 1800) -> Iterator[None]:
+    """Serialize registry writes for one registered model, on every machine that shares the
+    Prefect server where one is configured."""
+    # Two runs finishing together would otherwise both see "not registered yet" and register
+    # the same model twice, or move an alias from stale reads.
+    digest, path = _lock_file("registry", f"{uri}|{registered_model}")
+    what = f"the registry of {registered_model!r}"
+    with named_lock(f"nerflow-registry-{digest}", what, path, timeout):
+        yield
+
+
+@contextmanager
+def store_creation_lock(uri: str) -> Iterator[None]:
+    """Serialize the creation (or migration) of the store at `uri` on this machine: two
+    processes creating one database's tables at once would fail (`duplicate column`)."""
+    _, path = _lock_file("store", uri)
+    with file_lock(path, f"the creation of MLflow store {uri}", timeout=600):
+        yield
+
+
+def _lock_file(kind: str, key: str) -> tuple[str, Path]:
+    """A short digest of `key`, and the machine-wide lock file named by it."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return digest, Path(tempfile.gettempdir()) / "nerflow-locks" / f"{kind}-{digest}.lock"

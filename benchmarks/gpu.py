@@ -1,4 +1,4 @@
-"""`nerflow bench --gpu`: training tokens/s and model-FLOPs utilisation on a CUDA device."""
+"""`make bench-gpu`: training tokens/s and model-FLOPs utilisation on a CUDA device."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nerflow.bench.common import PROJECT_MAX_LENGTH, corpus
+from benchmarks.common import PROJECT_MAX_LENGTH, corpus
 
 
 def bench_inference(

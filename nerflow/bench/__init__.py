@@ -1,1 +1,0 @@
-"""`nerflow bench`: the seed notebook's pipeline against nerflow's, and the GPU mode."""
