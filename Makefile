@@ -34,22 +34,30 @@ help: ## list the targets
 
 # Exact versions of everything but torch, resolved against the CPU build of torch (whose
 # dependencies differ from the CUDA build's): where pip finds that build here, else its index.
+# Two locks: LOCK, the runtime dependencies (what the Docker image installs), and DEV_LOCK, the
+# runtime plus the dev and docs extras (what make install installs).
 LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
 TORCH_SOURCE ?= $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --quiet \
+	$(TORCH_SOURCE) --no-emit-package torch --no-emit-package setuptools
 
-$(VENV)/.installed: pyproject.toml $(LOCK)
+$(VENV)/.installed: pyproject.toml $(LOCK) $(DEV_LOCK)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)" $(TORCH_INDEX)
-	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet -r $(DEV_LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed ## create .venv: the CPU torch, the locked versions, the project (editable)
+install: $(VENV)/.installed ## create .venv: the CPU torch, the dev lock's versions, the project (editable)
 
-lock: install ## re-resolve requirements.lock from pyproject.toml's ranges, then reinstall
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet \
-		$(TORCH_SOURCE) --no-emit-package torch --no-emit-package setuptools -o $(LOCK)
+# uv keeps the pins already in an output file where they still fit; the runtime lock starts
+# from the dev lock's pins, so the two locks agree on every version they share.
+lock: install ## re-resolve both locks from pyproject.toml's ranges (pins kept), then reinstall
+	$(UV_COMPILE) --extra dev -o $(DEV_LOCK)
+	cp $(DEV_LOCK) $(LOCK)
+	$(UV_COMPILE) -o $(LOCK)
 	$(MAKE) install
 
 train: install ## train on BTC with the offline MiniLM, log and register in MLflow, print a summary
@@ -86,6 +94,16 @@ lint: install ## ruff lint + format check, mypy
 format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The site's reference pages are generated from the Typer app and the config models at build
+# time (mkdocs.yml); --strict turns a broken link or a missing page into a failure.
+DOCS_PORT ?= 8000
+.PHONY: docs docs-serve
+docs: install ## build the documentation site into build/site (strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs-serve: install ## serve the documentation, rebuilt on each edit, on http://127.0.0.1:8000 (DOCS_PORT=...)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 ui: install ## open the MLflow UI over ./mlruns on http://127.0.0.1:5000 (MLFLOW_PORT=...)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \

@@ -104,8 +104,9 @@ def test_no_module_passes_300_lines_without_saying_why() -> None:
     assert not long
 
 
-def test_the_lock_pins_every_dependency_pyproject_names() -> None:
-    """`make install` installs from requirements.lock: a dependency missing there is missing."""
+def test_the_locks_pin_every_dependency_pyproject_names() -> None:
+    """`make install` installs requirements-dev.lock, the Docker image requirements.lock: a
+    dependency missing from its lock is missing, and the two locks agree on every version."""
     import re
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -115,8 +116,16 @@ def test_the_lock_pins_every_dependency_pyproject_names() -> None:
     for spec in extras["dev"]:
         if included := re.fullmatch(r"nerflow\[(.+)\]", spec):
             wanted += [dep for extra in included[1].split(",") for dep in extras[extra.strip()]]
-    names = {re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0].lower() for spec in wanted}
-    names.discard("nerflow")
-    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
-    pinned = {line.split("==")[0].lower() for line in lock.splitlines() if "==" in line}
-    assert names - {"torch"} <= pinned, f"run `make lock`: {sorted(names - {'torch'} - pinned)}"
+
+    def name(spec: str) -> str:
+        return re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0].lower()
+
+    names = {name(spec) for spec in wanted} - {"nerflow"}
+    runtime_names = {name(spec) for spec in config["dependencies"]}
+    pins: dict[str, dict[str, str]] = {}
+    for lock, needed in (("requirements-dev.lock", names), ("requirements.lock", runtime_names)):
+        lines = (ROOT / lock).read_text(encoding="utf-8").lower().splitlines()
+        pins[lock] = dict(line.split("==", 1) for line in lines if "==" in line)
+        missing = sorted(needed - {"torch"} - set(pins[lock]))
+        assert not missing, f"run `make lock`: {lock} lacks {missing}"
+    assert pins["requirements.lock"].items() <= pins["requirements-dev.lock"].items()
