@@ -225,14 +225,12 @@ def _raise_exit(signum: int, frame: object) -> None:
 
 def existing_store(tracking_uri: str | None) -> str:
     """The tracking store's URI once it is known to exist and answer (else one error line)."""
-    from nerflow.tracking.store import TrackingStoreError, check_store, resolve_tracking_uri
+    from nerflow.tracking import store
 
-    uri = resolve_tracking_uri(tracking_uri)[0]
     try:
-        check_store(uri, must_exist=True)
-    except TrackingStoreError as exc:
+        return store.existing_store(tracking_uri)
+    except store.TrackingStoreError as exc:
         fail(exc)
-    return uri
 
 
 def actor() -> str:

@@ -12,8 +12,7 @@ from nerflow.tracking.registry import RegistryError
 from nerflow.tracking.store import (
     TrackingStoreError,
     active_store,
-    check_store,
-    resolve_tracking_uri,
+    existing_store,
 )
 
 #: The seed article's example sentence: the logged model's input example.
@@ -84,9 +83,8 @@ def fetch_model(model: str, tracking_uri: str | None = None) -> Path:
     if not local.is_dir():
         if ":/" not in model:
             raise RegistryError(f"model {model!r}: no such folder, and not a models:/ URI")
-        uri, _ = resolve_tracking_uri(tracking_uri)
         try:
-            check_store(uri, must_exist=True)
+            uri = existing_store(tracking_uri)
         except TrackingStoreError as exc:
             raise RegistryError(str(exc)) from exc
         import mlflow

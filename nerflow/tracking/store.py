@@ -38,6 +38,13 @@ class TrackingStoreError(RuntimeError):
     """The tracking store cannot be used; the message names its URI and why."""
 
 
+def existing_store(tracking_uri: str | None) -> str:
+    """The resolved store URI (flag, else $MLFLOW_TRACKING_URI, else ./mlruns) once it answers."""
+    uri = resolve_tracking_uri(tracking_uri)[0]
+    check_store(uri, must_exist=True)
+    return uri
+
+
 def check_store(uri: str, must_exist: bool = False, timeout: float = 5.0) -> None:
     """Fail in seconds, naming `uri`, when the store cannot be reached or read."""
     # A SQLite database that does not exist yet is fine, unless `must_exist` (commands that read).
