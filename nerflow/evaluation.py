@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from seqeval.metrics.sequence_labeling import get_entities
 
 from nerflow.corpus.conll import Sentence, read_conll
+from nerflow.corpus.conventions import without_bare_mentions
 from nerflow.corpus.labels import (
     BIOES_ONLY,
     ENTITY_TYPES,
@@ -59,6 +60,9 @@ class Scores(TypeScores):
     words: int
     confusion: Confusion
     tweets: int
+    names: TypeScores | None = None
+    """micro scores with every bare `@` entity left out of gold and prediction: the model on
+    names (None where the words were not at hand)"""
 
 
 class SplitReport(Scores):
@@ -95,8 +99,15 @@ class ConllScores(Scores):
     scheme: Scheme
 
 
-def _scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
-    return {**score_entities(gold, predicted), "tweets": len(gold)}
+def _scores(
+    gold: list[list[str]], predicted: list[list[str]], words: list[list[str]]
+) -> dict[str, Any]:
+    on_names = score_entities(
+        [without_bare_mentions(w, g) for w, g in zip(words, gold, strict=True)],
+        [without_bare_mentions(w, p) for w, p in zip(words, predicted, strict=True)],
+    )
+    names = {key: on_names[key] for key in TypeScores.model_fields}
+    return {**score_entities(gold, predicted), "tweets": len(gold), "names": names}
 
 
 def write_report(model_dir: Path, dataset_dir: Path, max_length: int, out: Path) -> None:
@@ -116,7 +127,9 @@ def write_report(model_dir: Path, dataset_dir: Path, max_length: int, out: Path)
         gold = [[names[t] for t in tags] for tags in ds["ner_tags"]]
         predictions[split], _ = predict_word_tags(tokenizer, network, ds["tokens"], max_length)
         text = classification_report(gold, predictions[split], digits=4, zero_division=0)
-        scored[split] = SplitReport(**_scores(gold, predictions[split]), report_text=text)
+        scored[split] = SplitReport(
+            **_scores(gold, predictions[split], ds["tokens"]), report_text=text
+        )
         if split == "validation":
             samples = sample_predictions(ds["id"], ds["tokens"], gold, predictions[split])
     report = EvaluationReport(
@@ -132,7 +145,8 @@ def write_file_report(model_dir: Path, path: Path, max_length: int, out: Path) -
     sentences = read_conll(path)
     tokenizer, network = load_model(model_dir)
     predicted, _ = predict_word_tags(tokenizer, network, [s.tokens for s in sentences], max_length)
-    scores = Scores(**_scores([s.tags for s in sentences], predicted))
+    words = [s.tokens for s in sentences]
+    scores = Scores(**_scores([s.tags for s in sentences], predicted, words))
     (out / REPORT).write_text(scores.model_dump_json(), encoding="utf-8")
 
 
@@ -194,7 +208,8 @@ def score_conll(
         predictor.batch_size,
         predictor.aggregation,
     )
-    return ConllScores(**_scores(gold, predicted), files=[str(p) for p in files], scheme=chosen)
+    scored = _scores(gold, predicted, [s.tokens for s in sentences])
+    return ConllScores(**scored, files=[str(p) for p in files], scheme=chosen)
 
 
 def _label_map_mismatch(

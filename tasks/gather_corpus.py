@@ -23,7 +23,8 @@ def gather_corpus(data: DataConfig, work_dir: Path) -> Path:
     """The corpus as a DatasetDict and manifest under `work_dir/datasets/<key>`, keyed on what
     the files hold: a new incoming file makes a new dataset, an unchanged corpus reuses it."""
     read = read_sources(collect_sources(data, work_dir))  # a malformed file stops the run here
-    key = content_key(data_fingerprint(split_fingerprints(read)), CODE.version())
+    fingerprints = split_fingerprints(read, data.mention_convention)
+    key = content_key(data_fingerprint(fingerprints), CODE.version())
     return produce(work_dir / "datasets" / key, lambda out: write_dataset(data, read, out))
 
 

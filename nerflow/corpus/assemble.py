@@ -13,6 +13,7 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 from nerflow.cache import content_key, sha256_file, stable_value
 from nerflow.config import DataConfig
 from nerflow.corpus.conll import Sentence, content_sha256, read_conll
+from nerflow.corpus.conventions import MentionConvention, harmonize_mentions
 from nerflow.corpus.incoming import incoming_files
 from nerflow.corpus.labels import ENTITY_TYPES, LABELS
 from nerflow.corpus.manifest import MANIFEST, Manifest, SourceEntry
@@ -64,8 +65,11 @@ def read_sources(sources: list[SourceFile | HubSource]) -> list[ReadFile | HubSo
     return out
 
 
-def split_fingerprints(read: list[ReadFile | HubSource]) -> dict[str, str]:
-    """One content key per split over what feeds it (files by content, hubs by id)."""
+def split_fingerprints(
+    read: list[ReadFile | HubSource], convention: MentionConvention
+) -> dict[str, str]:
+    """One content key per split over what feeds it (files by content, hubs by id); the
+    training split's includes the @-mention convention its tags are harmonized to."""
     parts: dict[str, list[Any]] = {split: [] for split in SPLITS}
     for item in read:
         if isinstance(item, HubSource):
@@ -74,6 +78,7 @@ def split_fingerprints(read: list[ReadFile | HubSource]) -> dict[str, str]:
                 parts[split].append(["hub", stable_value(_hub_identity(item)), split])
         else:
             parts[item.source.split].append([item.source.origin, item.content_sha256])
+    parts["train"].append(["mentions", convention])
     return {split: content_key(split, items) for split, items in parts.items()}
 
 
@@ -99,12 +104,15 @@ def write_dataset(data: DataConfig, read: list[ReadFile | HubSource], out: Path)
             raise ValueError(f"{data.source} corpus: split {split!r} is empty or missing")
     _require_entities(data, entries)
     dataset = DatasetDict({split: concatenate_datasets(parts[split]) for split in SPLITS})
-    fingerprints = split_fingerprints(read)
+    # Training alone is harmonized: validation and test are scored against their own gold.
+    dataset["train"] = harmonized(dataset["train"], data.mention_convention)
+    fingerprints = split_fingerprints(read, data.mention_convention)
     manifest = Manifest(
         source=data.source,
         hub_id=data.hub_id,
         btc_commit=BTC_COMMIT if data.source == "btc" else None,
         btc_train_sections=list(data.btc_train_sections) if data.source == "btc" else None,
+        mention_convention=data.mention_convention,
         sources=entries,
         splits={split: len(dataset[split]) for split in SPLITS},
         split_fingerprints=fingerprints,
@@ -117,15 +125,30 @@ def write_dataset(data: DataConfig, read: list[ReadFile | HubSource], out: Path)
                 manifest.splits)  # fmt: skip
 
 
+def harmonized(rows: Dataset, convention: MentionConvention) -> Dataset:
+    """The rows with their tags in one @-mention convention (`harmonize_mentions`)."""
+    if convention not in ("mention-entity", "mention-o"):
+        return rows
+    names = rows.features["ner_tags"].feature.names
+
+    def harmonize(row: dict[str, Any]) -> dict[str, Any]:
+        tags = harmonize_mentions(row["tokens"], [names[t] for t in row["ner_tags"]], convention)
+        return {"ner_tags": [names.index(t) for t in tags]}
+
+    # In memory: a cache file would land beside a dataset another step may own.
+    return rows.map(harmonize, keep_in_memory=True, desc=f"@-mentions: {convention}")
+
+
 def describe(data: DataConfig, entries: list[SourceEntry]) -> str:
-    """A short name of the data a reader can tell versions apart by: `btc a+b + 2 incoming`."""
+    """A short name of the data a reader can tell versions apart by:
+    `btc a+b+e+g + 2 incoming, @ mention-o` (the sources, then the @-mention convention)."""
     if data.source == "btc":
         base = "btc " + "+".join(data.btc_train_sections)
     else:
         base = f"{data.source} {data.hub_id or (data.local_dir.name if data.local_dir else '')}"
     counts = Counter(entry.origin for entry in entries)
     extras = [f"{counts[o]} {o}" for o in ("extra", "incoming") if counts[o]]
-    return " + ".join([base.strip(), *extras])
+    return " + ".join([base.strip(), *extras]) + f", @ {data.mention_convention}"
 
 
 def _require_entities(data: DataConfig, entries: list[SourceEntry]) -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from nerflow.cache import content_key
+from nerflow.corpus.conventions import MentionConvention
 
 #: Written beside the saved dataset: sources, files, counts, the data version.
 MANIFEST = "manifest.json"
@@ -34,6 +35,7 @@ class Manifest(BaseModel):
     hub_id: str | None
     btc_commit: str | None
     btc_train_sections: list[str] | None
+    mention_convention: MentionConvention
     sources: list[SourceEntry]
     splits: dict[str, int]
     split_fingerprints: dict[str, str]

@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 from datasets import DatasetDict, load_from_disk
 
 from nerflow.config import DataConfig
+from nerflow.corpus.conventions import MentionConvention
 from nerflow.corpus.labels import LABELS
+from nerflow.corpus.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
 
 #: Label index that PyTorch's cross-entropy (and so the Trainer's loss) ignores.
 IGNORE = -100
 STATS = "stats.json"
+#: The @-mention convention of the training tags, for the model to carry (config.json).
+MENTIONS = "mention_convention.txt"
 
 
 def align_labels(
@@ -71,6 +75,7 @@ def tokenize_corpus(dataset_dir: Path, tokenizer: Any, data: DataConfig, out: Pa
     DatasetDict(splits).save_to_disk(str(out / "dataset"))
     tokenizer.save_pretrained(str(out / "tokenizer"))
     (out / STATS).write_text(json.dumps(stats, indent=2), encoding="utf-8")
+    (out / MENTIONS).write_text(read_manifest(dataset_dir).mention_convention, encoding="utf-8")
 
 
 def encode_split(
@@ -103,6 +108,14 @@ def _count_truncated(tokenizer: Any, raw: Any, encoded: Any, max_length: int) ->
         return 0
     full = tokenizer([raw[i]["tokens"] for i in at_limit], is_split_into_words=True)
     return sum(len(ids) > max_length for ids in full["input_ids"])
+
+
+def read_convention(tokenized_dir: Path) -> MentionConvention:
+    """The @-mention convention the tokenized training tags follow."""
+    value = (tokenized_dir / MENTIONS).read_text(encoding="utf-8").strip()
+    if value not in get_args(MentionConvention):
+        raise ValueError(f"{tokenized_dir / MENTIONS}: unknown @-mention convention {value!r}")
+    return cast(MentionConvention, value)
 
 
 def read_stats(tokenized_dir: Path) -> dict[str, dict[str, int]]:

@@ -13,6 +13,7 @@ import torch
 from transformers import AutoModelForTokenClassification
 from transformers.utils import logging as transformers_logging
 
+from nerflow.corpus.conventions import decode_mentions, decodes_mentions
 from nerflow.inference.device import inference_dtype, pick_device
 from nerflow.inference.text import Span, pretokenize, spans_from_tags
 from nerflow.inference.tokenizer import load_tokenizer
@@ -93,8 +94,36 @@ def predict_word_tags(
     `first` (how the model is trained and scored) takes the word's first sub-word;
     `average` averages its sub-words' probabilities; `max` takes its most confident one.
     A word with no sub-word (empty, dropped by the tokenizer, truncated) is `O` with 0.
+    A model trained under the `mention-o` convention gives each `@` its mention's type.
     """
     id2label = {int(k): v for k, v in network.config.id2label.items()}
+    rows = word_probabilities(tokenizer, network, sentences, max_length, batch_size, aggregation)
+    tags: list[list[str]] = []
+    scores: list[list[float]] = []
+    for probabilities in rows:
+        best = probabilities.argmax(-1)
+        pairs = list(zip(best, probabilities, strict=True))
+        # A word without sub-words has an all-zero row: O with probability 0.
+        tags.append([id2label[int(k)] if row.any() else "O" for k, row in pairs])
+        scores.append([float(row[k]) for k, row in pairs])
+    if decodes_mentions(network.config):
+        for i, words in enumerate(sentences):
+            tags[i], scores[i] = decode_mentions(words, tags[i], scores[i])
+    return tags, scores
+
+
+def word_probabilities(
+    tokenizer: Any,
+    network: Any,
+    sentences: list[list[str]],
+    max_length: int,
+    batch_size: int = 32,
+    aggregation: Aggregation = "first",
+) -> list[np.ndarray]:
+    """Each sentence's label probabilities per word (words x labels, the model's label order).
+
+    A word with no sub-word (empty, dropped by the tokenizer, truncated) gets a row of zeros.
+    """
     # Never ask for more positions than the model has (a small model, a large --max-length).
     max_length = min(max_length, getattr(network.config, "max_position_embeddings", max_length))
     # Sorting by length keeps padding per batch small; results go back in input order.
@@ -102,8 +131,8 @@ def predict_word_tags(
     order = sorted(
         (i for i in range(len(sentences)) if sentences[i]), key=lambda i: len(sentences[i])
     )
-    tags: list[list[str]] = [[] for _ in sentences]
-    scores: list[list[float]] = [[] for _ in sentences]
+    labels = len(network.config.id2label)
+    out = [np.zeros((len(words), labels), dtype=np.float32) for words in sentences]
     cut = 0  # texts whose last words fell past max_length
     for start in range(0, len(order), batch_size):
         batch_ids = order[start : start + batch_size]
@@ -118,21 +147,19 @@ def predict_word_tags(
         with torch.inference_mode():
             probabilities = network(**inputs).logits.float().softmax(-1).cpu().numpy()
         for j, i in enumerate(batch_ids):
-            words = len(sentences[i])
             chosen = _word_probabilities(probabilities[j], encoded.word_ids(j), aggregation)
-            tags[i], scores[i] = ["O"] * words, [0.0] * words
             for word_id, row in chosen.items():
-                label = int(row.argmax())
-                tags[i][word_id], scores[i][word_id] = id2label[label], float(row[label])
+                out[i][word_id] = row
             cut += (
-                len(encoded["input_ids"][j]) >= max_length and max(chosen, default=-1) < words - 1
+                len(encoded["input_ids"][j]) >= max_length
+                and max(chosen, default=-1) < len(sentences[i]) - 1
             )
     if cut:
         logger.warning(
             "%d of %d texts are longer than %d sub-words: their words past that get no entity",
             cut, len(sentences), max_length,
         )  # fmt: skip
-    return tags, scores
+    return out
 
 
 def _word_probabilities(

@@ -47,4 +47,7 @@ def flat_metrics(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
     for name, values in scores["per_type"].items():
         for metric in ("precision", "recall", "f1"):
             out[f"{prefix}{name}_{metric}"] = values[metric]
+    if names := scores.get("names"):  # the score on names (bare `@` entities left out)
+        for metric in ("precision", "recall", "f1"):
+            out[f"{prefix}names_{metric}"] = names[metric]
     return out

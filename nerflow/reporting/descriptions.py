@@ -70,6 +70,18 @@ CITATION = (
 )
 
 
+#: What a model card says about the training tags' @-mention convention (data.mention_convention).
+MENTION_NOTES = {
+    "mention-o": "Training tagged every `@` before an entity `O`; at prediction each `@` takes\n"
+    "the type of the entity its user name starts, as validation and test are tagged.",
+    "mention-entity": "Training tagged every `@` before an entity as an entity of that type\n"
+    "(section B's `@` relabelled), as validation and test are tagged.",
+    "decode": "Training used the tags as each file gives them; at prediction each `@` takes\n"
+    "the type of the entity its user name starts.",
+    "as-labelled": "Training used the tags as each file gives them, @-mentions included.",
+}
+
+
 def model_card(
     config: RunConfig, manifest: Manifest, report: EvaluationReport, meta: TrainingMeta
 ) -> str:
@@ -100,6 +112,7 @@ Full fine-tune unless noted: train_last_layers = {config.model.train_last_layers
 epochs {config.training.epochs}, learning rate {config.training.learning_rate}, batch
 {config.training.batch_size}, seed {config.training.seed}, max length {config.data.max_length}
 sub-words. The epoch with the best validation entity F1 was kept.
+{MENTION_NOTES[manifest.mention_convention]}
 
 ## Scores (entity level, seqeval, per word)
 {table}
@@ -114,7 +127,8 @@ user name, contractions split, punctuation on its own) before tagging.
 - Tweets from 2009-2014, mostly UK and US English: newer names, other dialects and other
   languages score lower.
 - The default base model is uncased: capitalisation, a strong cue for names, is not seen.
-- The corpus annotates @mentions inconsistently across sections; predictions on @mentions
-  are the least reliable.
+- The corpus tags the `@` of @mentions two ways (section B mostly `O`, sections E-H as an
+  entity of the mention's type); the scores count each tagged `@` as an entity of its own
+  (the `names` row leaves those out).
 - Texts longer than {config.data.max_length} sub-words are cut; words past the cut get no entity.
 """

@@ -123,8 +123,8 @@ def format_summary(summary: RunSummary) -> str:
     state = "already registered, nothing new logged" if ml.reused else "registered"
     lines = [
         render(rows, SCORE_COLUMNS),
-        "(macro: entity F1 averaged over types; token-wtd: token-level weighted F1, the seed's"
-        " metric)",
+        "(names: overall without the entities that are a bare `@`; macro: entity F1 averaged"
+        " over types; token-wtd: token-level weighted F1, the seed's metric)",
         "",
         f"trained on {summary.device} in {summary.train_seconds:.0f} s; model files: "
         f"{summary.model_dir}",

@@ -19,11 +19,12 @@ SCORE_COLUMNS = ("split", "type", "precision", "recall", "f1")
 def score_rows(
     splits: Mapping[str, Scores], support: bool = False
 ) -> list[dict[str, str | float | int]]:
-    """One row per split and type (overall first)."""
+    """One row per split and type (overall first, then the score on names where known)."""
     rows: list[dict[str, str | float | int]] = []
     for split, scores in splits.items():
-        for name in ("overall", *ENTITY_TYPES):
-            values = scores if name == "overall" else scores.per_type[name]
+        views = {"overall": scores, **({"names": scores.names} if scores.names else {})}
+        for name in (*views, *ENTITY_TYPES):
+            values = views[name] if name in views else scores.per_type[name]
             row: dict[str, str | float | int] = {"split": split, "type": name}
             row.update({"precision": values.precision, "recall": values.recall, "f1": values.f1})
             if support:

@@ -26,8 +26,14 @@ from transformers import (
 
 from nerflow.cache import StepStopped
 from nerflow.config import ModelConfig, TrainingConfig, resolve_base_model
+from nerflow.corpus.conventions import (
+    CONFIG_ATTRIBUTE,
+    DECODING,
+    MentionConvention,
+    decode_mentions,
+)
 from nerflow.corpus.labels import LABELS
-from nerflow.corpus.tokenize import IGNORE
+from nerflow.corpus.tokenize import IGNORE, read_convention
 from nerflow.inference.device import pick_device, training_precision
 from nerflow.inference.tokenizer import load_tokenizer
 from nerflow.metrics.scores import flat_metrics, score_entities
@@ -42,17 +48,54 @@ class TrainingStopped(StepStopped):
     """A callback stopped the training on purpose (a pruned trial): not a failure to retry."""
 
 
-def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-    """Entity scores of one evaluation (ignored -100 positions skipped), flattened for the log."""
-    logits = prediction.predictions
-    predicted = np.argmax(logits[0] if isinstance(logits, tuple) else logits, axis=-1)
-    gold: list[list[str]] = []
-    pred: list[list[str]] = []
-    for p_row, l_row in zip(predicted, np.asarray(prediction.label_ids), strict=True):
-        keep = l_row != IGNORE
-        gold.append([LABELS[i] for i in l_row[keep]])
-        pred.append([LABELS[i] for i in p_row[keep]])
-    return flat_metrics(score_entities(gold, pred))
+class EntityMetrics:
+    """Entity scores of one evaluation (ignored -100 positions skipped), flattened for the log.
+
+    With `mention_id` (the sub-word id of `@`), each lone `@` word's prediction is decoded as
+    the model will decode it (`decode_mentions`), so the best epoch is picked on the scores the
+    evaluation step reports.
+    """
+
+    def __init__(self, mention_id: int | None = None, special_ids: list[int] | None = None):
+        self.mention_id = mention_id
+        self.special_ids = [IGNORE, *(special_ids or [])]
+
+    def __call__(self, prediction: EvalPrediction) -> dict[str, float]:
+        """The flattened scores of `prediction` (the Trainer's compute_metrics)."""
+        logits = prediction.predictions
+        predicted = np.argmax(logits[0] if isinstance(logits, tuple) else logits, axis=-1)
+        labels = np.asarray(prediction.label_ids)
+        gold: list[list[str]] = []
+        pred: list[list[str]] = []
+        for row, (p_row, l_row) in enumerate(zip(predicted, labels, strict=True)):
+            keep = l_row != IGNORE
+            gold.append([LABELS[i] for i in l_row[keep]])
+            pred.append([LABELS[i] for i in p_row[keep]])
+            if self.mention_id is not None:
+                words = self._mentions(np.asarray(prediction.inputs)[row][: len(keep)], keep)
+                pred[-1] = decode_mentions(words, pred[-1])[0]
+        return flat_metrics(score_entities(gold, pred))
+
+    def _mentions(self, ids: np.ndarray, keep: np.ndarray) -> list[str]:
+        # "@" for a word that is `@` alone: its first sub-word is `@` and the next position
+        # starts another word or is special (a joined "@name" goes on with a continuation).
+        ends = np.append(keep[1:] | np.isin(ids[1:], self.special_ids), True)
+        lone = (ids == self.mention_id) & ends
+        return ["@" if flag else "" for flag in lone[keep]]
+
+
+def mention_id(tokenizer: Any, convention: MentionConvention) -> int | None:
+    """The id of `@` as one sub-word when the convention decodes mentions, else None."""
+    if convention not in DECODING:
+        return None
+    ids = tokenizer("@", add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        logger.warning(
+            "the tokenizer splits '@' into %d sub-words: per-epoch validation scores without "
+            "the @-mention decoding rule", len(ids),
+        )  # fmt: skip
+        return None
+    return int(ids[0])
 
 
 class FitJob(BaseModel):
@@ -75,9 +118,15 @@ def fit(job: FitJob, callbacks: list[TrainerCallback] | None = None) -> None:
     data: DatasetDict = load_from_disk(str(job.tokenized_dir / "dataset"))
     tokenizer = load_tokenizer(str(job.tokenized_dir / "tokenizer"))
     network = load_network(job.model)
+    convention = read_convention(job.tokenized_dir)
+    # The model carries its convention (config.json): prediction decodes `@` by it.
+    setattr(network.config, CONFIG_ATTRIBUTE, convention)
     sampler = SystemSampler(min(20, training.max_steps or 20))
-    args = training_arguments(training, device, precision, job.checkpoints)
-    trainer = build_trainer(training, network, args, data, tokenizer, [*(callbacks or []), sampler])
+    metrics = EntityMetrics(mention_id(tokenizer, convention), tokenizer.all_special_ids)
+    args = training_arguments(training, device, precision, job.checkpoints, metrics.mention_id)
+    trainer = build_trainer(
+        training, network, args, data, tokenizer, metrics, [*(callbacks or []), sampler]
+    )
     # Ranks of a multi-process run only read: a removal by one while others look is a race.
     last = last_complete_checkpoint(job.checkpoints, remove_partial=training.processes == 1)
     if last is not None:
@@ -122,6 +171,7 @@ def build_trainer(
     args: TrainingArguments,
     data: DatasetDict,
     tokenizer: Any,
+    metrics: EntityMetrics,
     callbacks: list[TrainerCallback],
 ) -> Trainer:
     """The Trainer on the train and validation splits; token-budget batches when asked."""
@@ -138,7 +188,7 @@ def build_trainer(
             tokenizer, pad_to_multiple_of=None if args.use_cpu else 8
         ),
         processing_class=tokenizer,
-        compute_metrics=compute_metrics,
+        compute_metrics=metrics,
         callbacks=callbacks,
     )
 
@@ -176,9 +226,14 @@ CHECKPOINT_STEPS = 200
 
 
 def training_arguments(
-    training: TrainingConfig, device: str, precision: str, checkpoints: Path
+    training: TrainingConfig,
+    device: str,
+    precision: str,
+    checkpoints: Path,
+    mention_id: int | None = None,
 ) -> TrainingArguments:
-    """The Trainer's arguments: schedule, batches, precision, checkpoints, best-epoch keeping."""
+    """The Trainer's arguments: schedule, batches, precision, checkpoints, best-epoch keeping
+    (on the input ids too when `@` is decoded by `mention_id`)."""
     every = min(training.max_steps, CHECKPOINT_STEPS) if training.max_steps else CHECKPOINT_STEPS
     return TrainingArguments(
         output_dir=str(checkpoints),
@@ -201,6 +256,7 @@ def training_arguments(
         logging_steps=min(20, training.max_steps or 20),
         load_best_model_at_end=True,
         metric_for_best_model="f1",
+        include_for_metrics=["inputs"] if mention_id is not None else [],
         greater_is_better=True,
         save_total_limit=2,
         seed=training.seed,

@@ -27,7 +27,9 @@ def corpus(root: Path, normal_form: str = "NFC") -> DataConfig:
 
 
 def version(data: DataConfig, work: Path) -> str:
-    return data_fingerprint(split_fingerprints(read_sources(collect_sources(data, work))))
+    return data_fingerprint(
+        split_fingerprints(read_sources(collect_sources(data, work)), data.mention_convention)
+    )
 
 
 def test_a_decomposed_copy_of_a_corpus_is_the_same_data_version(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from nerflow.config import DataConfig, ModelConfig, TrackingConfig
+from nerflow.corpus.conventions import CONFIG_ATTRIBUTE
 from nerflow.tracking.store import active_store
 from tests.conftest import CONLL_DIR, tiny_run_config
 
@@ -66,7 +67,10 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     assert run.data.params["training.max_steps"] == "4"
     assert run.data.params["data.source"] == "conll"
     assert run.data.tags["prefect.flow_run_id"]
-    for name in ("val_f1", "test_f1", "val_PER_f1", "test_LOC_recall", "test_token_weighted_f1"):
+    for name in (
+        "val_f1", "test_f1", "val_PER_f1", "test_LOC_recall", "test_token_weighted_f1",
+        "val_names_f1", "test_names_f1",
+    ):  # fmt: skip
         assert 0.0 <= run.data.metrics[name] <= 1.0
     assert client.get_metric_history(ml["run_id"], "train/loss")
     assert client.get_metric_history(ml["run_id"], "val_by_epoch/f1")
@@ -144,6 +148,27 @@ def test_flow_registers_a_model_and_a_rerun_hits_every_cache(
     with get_client(sync_client=True) as prefect:
         rerun = prefect.read_flow_run(task_runs[0].flow_run_id)
     assert rerun.name.startswith("cached-v1-data-") and "cached" in rerun.tags
+
+
+def test_the_mention_convention_is_part_of_the_data_version(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    first, _ = run_flow(tmp_path, tiny_model_dir)
+    uri = first["mlflow"]["tracking_uri"]
+    config = tiny_run_config(tiny_model_dir, uri, "test-exp", "test-ner", tmp_path / "work")
+    data = config.data.model_copy(update={"mention_convention": "as-labelled"})
+    state = train_ner(**dict(config.model_copy(update={"data": data})), return_state=True)
+    assert state.is_completed(), state.message
+    second = state.result()
+    states = {r.name.rsplit("-", 1)[0]: r.state.name for r in _task_states(state)}
+    assert states["gather-corpus"] == states["train-model"] == "Completed"
+    assert second["mlflow"]["data_fingerprint"] != first["mlflow"]["data_fingerprint"]
+    for summary, convention in ((first, "mention-o"), (second, "as-labelled")):
+        model_config = json.loads((Path(summary["model_dir"]) / "config.json").read_text())
+        assert model_config[CONFIG_ATTRIBUTE] == convention
+        run = MlflowClient(uri).get_run(summary["mlflow"]["run_id"])
+        assert run.data.params["data.mention_convention"] == convention
+        assert convention in summary["mlflow"]["data"]  # the data's name on the version
 
 
 def test_a_deleted_cached_model_is_trained_again(tmp_path: Path, tiny_model_dir: Path) -> None:

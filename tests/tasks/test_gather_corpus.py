@@ -223,7 +223,7 @@ def test_incoming_files_join_training_and_the_manifest_records_each_file(
     old = read_manifest(before).split_fingerprints
     assert manifest.split_fingerprints["validation"] == old["validation"]
     assert manifest.split_fingerprints["train"] != old["train"]
-    assert manifest.description == f"conll {CONLL_DIR.name} + 1 incoming"
+    assert manifest.description == f"conll {CONLL_DIR.name} + 1 incoming, @ mention-o"
 
 
 def test_a_malformed_file_dropped_in_by_hand_stops_the_step_naming_it(tmp_path: Path) -> None:
@@ -277,4 +277,4 @@ def test_btc_training_sections_can_be_chosen_and_evaluation_splits_stay(
         ("validation", "h.conll"),
         ("test", "f.conll"),
     ]
-    assert manifest.description == "btc a"
+    assert manifest.description == "btc a, @ mention-o"

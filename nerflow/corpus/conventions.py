@@ -1,0 +1,79 @@
+"""The one @-mention convention training uses, the decoding rule that goes with it, and the
+score on names (bare `@` entities left out).
+
+BTC splits a mention into two words, `@` and the user name. Sections E, F, G and H tag the `@`
+itself as an entity of the name's type (`@ B-PER`, `colgo B-PER`); section B mostly tags it `O`.
+Validation (H) and test (F) are always scored against their own gold, in the E-H convention.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+MentionConvention = Literal["as-labelled", "decode", "mention-entity", "mention-o"]
+
+#: The conventions whose models give each `@` its mention's type at decoding.
+DECODING: frozenset[str] = frozenset({"decode", "mention-o"})
+
+#: The model's config.json attribute that carries the convention it was trained under.
+CONFIG_ATTRIBUTE = "nerflow_mention_convention"
+
+MENTION = "@"
+
+
+def harmonize_mentions(
+    words: list[str], tags: list[str], convention: MentionConvention
+) -> list[str]:
+    """The training tags with every `@` before an entity tagged the one way `convention` says.
+
+    mention-entity: such an `@` is `B-<type>` of the entity its name starts (E-H's way);
+    mention-o: it is `O` (the decoding rule gives it back). An `@` before a word that starts no
+    entity keeps its tag.
+    """
+    if convention not in ("mention-entity", "mention-o"):
+        return tags
+    out = list(tags)
+    for i, word in enumerate(words[:-1]):
+        after = out[i + 1]
+        if word != MENTION or after == "O":
+            continue
+        kind = after[2:]
+        if convention == "mention-entity" and out[i] == "O" and after.startswith("B-"):
+            out[i] = after
+        elif convention == "mention-o" and out[i][2:] == kind and out[i].startswith("B-"):
+            # `@ B-X name I-X` (one entity) loses its `@`: the name then starts the entity.
+            out[i], out[i + 1] = "O", "B-" + kind
+    return out
+
+
+def decode_mentions(
+    words: list[str], tags: list[str], scores: list[float] | None = None
+) -> tuple[list[str], list[float]]:
+    """Each `@` takes `B-<type>` (and the score) of the next word when that word starts an
+    entity, else `O`; an `@ name` predicted as one entity becomes two, as the corpus tags it."""
+    out, probabilities = list(tags), list(scores or [0.0] * len(tags))
+    for i, word in enumerate(words):
+        if word != MENTION:
+            continue
+        after = out[i + 1] if i + 1 < len(out) else "O"
+        if after == "O":
+            out[i] = "O"
+            continue
+        out[i] = out[i + 1] = "B-" + after[2:]
+        probabilities[i] = probabilities[i + 1]
+    return out, probabilities
+
+
+def without_bare_mentions(words: list[str], tags: list[str]) -> list[str]:
+    """The tags with every entity that is an `@` alone made `O`: what the score on names reads."""
+    out = list(tags)
+    for i, word in enumerate(words):
+        after = out[i + 1] if i + 1 < len(out) else "O"
+        if word == MENTION and out[i].startswith("B-") and after != "I-" + out[i][2:]:
+            out[i] = "O"
+    return out
+
+
+def decodes_mentions(model_config: Any) -> bool:
+    """Whether a model (its transformers config) was trained under a decoding convention."""
+    return getattr(model_config, CONFIG_ATTRIBUTE, None) in DECODING
