@@ -25,8 +25,8 @@ from nerflow.tuning.config import TuneConfig
 
 #: The config fields `nerflow train` takes as options.
 TRAIN_OPTIONS = {
-    **fields("data", "source", "incoming_dir", "max_length", data_dir="local_dir",
-             hub_dataset="hub_id"),
+    **fields("data", "source", "incoming_dir", "max_length", "mention_convention",
+             data_dir="local_dir", hub_dataset="hub_id"),
     "label_all_subwords": ConfigOption(
         "data", "label_all_subwords", "--label-all-subwords/--label-first-subword"
     ),

@@ -1,5 +1,6 @@
-"""The one @-mention convention training uses, the decoding rule that goes with it, and the
-score on names (bare `@` entities left out).
+"""The one @-mention convention training uses (its decoding rule is in
+`nerflow.inference.mentions`, which logged models carry), and the score on names (bare `@`
+entities left out).
 
 BTC splits a mention into two words, `@` and the user name. Sections E, F, G and H tag the `@`
 itself as an entity of the name's type (`@ B-PER`, `colgo B-PER`); section B mostly tags it `O`.
@@ -8,17 +9,11 @@ Validation (H) and test (F) are always scored against their own gold, in the E-H
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
+
+from nerflow.inference.mentions import MENTION
 
 MentionConvention = Literal["as-labelled", "decode", "mention-entity", "mention-o"]
-
-#: The conventions whose models give each `@` its mention's type at decoding.
-DECODING: frozenset[str] = frozenset({"decode", "mention-o"})
-
-#: The model's config.json attribute that carries the convention it was trained under.
-CONFIG_ATTRIBUTE = "nerflow_mention_convention"
-
-MENTION = "@"
 
 
 def harmonize_mentions(
@@ -46,24 +41,6 @@ def harmonize_mentions(
     return out
 
 
-def decode_mentions(
-    words: list[str], tags: list[str], scores: list[float] | None = None
-) -> tuple[list[str], list[float]]:
-    """Each `@` takes `B-<type>` (and the score) of the next word when that word starts an
-    entity, else `O`; an `@ name` predicted as one entity becomes two, as the corpus tags it."""
-    out, probabilities = list(tags), list(scores or [0.0] * len(tags))
-    for i, word in enumerate(words):
-        if word != MENTION:
-            continue
-        after = out[i + 1] if i + 1 < len(out) else "O"
-        if after == "O":
-            out[i] = "O"
-            continue
-        out[i] = out[i + 1] = "B-" + after[2:]
-        probabilities[i] = probabilities[i + 1]
-    return out, probabilities
-
-
 def without_bare_mentions(words: list[str], tags: list[str]) -> list[str]:
     """The tags with every entity that is an `@` alone made `O`: what the score on names reads."""
     out = list(tags)
@@ -72,8 +49,3 @@ def without_bare_mentions(words: list[str], tags: list[str]) -> list[str]:
         if word == MENTION and out[i].startswith("B-") and after != "I-" + out[i][2:]:
             out[i] = "O"
     return out
-
-
-def decodes_mentions(model_config: Any) -> bool:
-    """Whether a model (its transformers config) was trained under a decoding convention."""
-    return getattr(model_config, CONFIG_ATTRIBUTE, None) in DECODING

@@ -13,8 +13,8 @@ import torch
 from transformers import AutoModelForTokenClassification
 from transformers.utils import logging as transformers_logging
 
-from nerflow.corpus.conventions import decode_mentions, decodes_mentions
 from nerflow.inference.device import inference_dtype, pick_device
+from nerflow.inference.mentions import decode_mentions, decodes_mentions
 from nerflow.inference.text import Span, pretokenize, spans_from_tags
 from nerflow.inference.tokenizer import load_tokenizer
 

@@ -1,12 +1,25 @@
-"""Entity-level scoring (the `entity_f1` evaluate module), shared by training and evaluation."""
+"""Entity-level scoring (the `entity_f1` evaluate module), shared by training and evaluation;
+the Trainer's per-epoch metrics."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from seqeval.metrics.sequence_labeling import get_entities
+
+from nerflow.corpus.conventions import MentionConvention
+from nerflow.corpus.labels import LABELS
+from nerflow.corpus.tokenize import IGNORE
+from nerflow.inference.mentions import DECODING, decode_mentions
+
+if TYPE_CHECKING:
+    from transformers import EvalPrediction
+
+logger = logging.getLogger(__name__)
 
 #: The `evaluate` metric module: a folder holding `entity_f1.py`.
 METRIC_DIR = Path(__file__).resolve().parent / "entity_f1"
@@ -51,3 +64,53 @@ def flat_metrics(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
         for metric in ("precision", "recall", "f1"):
             out[f"{prefix}names_{metric}"] = names[metric]
     return out
+
+
+class EntityMetrics:
+    """Entity scores of one evaluation (ignored -100 positions skipped), flattened for the log.
+
+    With `mention_id` (the sub-word id of `@`), each lone `@` word's prediction is decoded as
+    the model will decode it (`decode_mentions`), so the best epoch is picked on the scores the
+    evaluation step reports.
+    """
+
+    def __init__(self, mention_id: int | None = None, special_ids: list[int] | None = None):
+        self.mention_id = mention_id
+        self.special_ids = [IGNORE, *(special_ids or [])]
+
+    def __call__(self, prediction: EvalPrediction) -> dict[str, float]:
+        """The flattened scores of `prediction` (the Trainer's compute_metrics)."""
+        logits = prediction.predictions
+        predicted = np.argmax(logits[0] if isinstance(logits, tuple) else logits, axis=-1)
+        labels = np.asarray(prediction.label_ids)
+        gold: list[list[str]] = []
+        pred: list[list[str]] = []
+        for row, (p_row, l_row) in enumerate(zip(predicted, labels, strict=True)):
+            keep = l_row != IGNORE
+            gold.append([LABELS[i] for i in l_row[keep]])
+            pred.append([LABELS[i] for i in p_row[keep]])
+            if self.mention_id is not None:
+                words = self._mentions(np.asarray(prediction.inputs)[row][: len(keep)], keep)
+                pred[-1] = decode_mentions(words, pred[-1])[0]
+        return flat_metrics(score_entities(gold, pred))
+
+    def _mentions(self, ids: np.ndarray, keep: np.ndarray) -> list[str]:
+        # "@" for a word that is `@` alone: its first sub-word is `@` and the next position
+        # starts another word or is special (a joined "@name" goes on with a continuation).
+        ends = np.append(keep[1:] | np.isin(ids[1:], self.special_ids), True)
+        lone = (ids == self.mention_id) & ends
+        return ["@" if flag else "" for flag in lone[keep]]
+
+
+def mention_id(tokenizer: Any, convention: MentionConvention) -> int | None:
+    """The id of `@` as one sub-word when the convention decodes mentions, else None."""
+    if convention not in DECODING:
+        return None
+    ids = tokenizer("@", add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        logger.warning(
+            "the tokenizer splits '@' into %d sub-words: per-epoch validation scores without "
+            "the @-mention decoding rule", len(ids),
+        )  # fmt: skip
+        return None
+    return int(ids[0])

@@ -10,15 +10,11 @@ import numpy as np
 import pytest
 from transformers import EvalPrediction
 
-from nerflow.corpus.conventions import (
-    CONFIG_ATTRIBUTE,
-    decode_mentions,
-    harmonize_mentions,
-    without_bare_mentions,
-)
+from nerflow.corpus.conventions import harmonize_mentions, without_bare_mentions
 from nerflow.corpus.labels import LABELS
 from nerflow.corpus.tokenize import IGNORE
-from nerflow.training.fit import EntityMetrics
+from nerflow.inference.mentions import CONFIG_ATTRIBUTE, decode_mentions
+from nerflow.metrics.scores import EntityMetrics
 
 # Section B's way (`@` O before the name) and E-H's way (`@` an entity of the name's type).
 WORDS = ["thanks", "@", "bbc", "and", "@", "tim", "@", "lol", "@", "ann", "lee"]

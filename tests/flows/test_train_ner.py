@@ -14,7 +14,7 @@ from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from nerflow.config import DataConfig, ModelConfig, TrackingConfig
-from nerflow.corpus.conventions import CONFIG_ATTRIBUTE
+from nerflow.inference.mentions import CONFIG_ATTRIBUTE
 from nerflow.tracking.store import active_store
 from tests.conftest import CONLL_DIR, tiny_run_config
 
