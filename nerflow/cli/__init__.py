@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nerflow.cli import inference, ingest, registry, serving, tag, train
+from nerflow.cli import inference, ingest, label_issues, registry, serving, tag, train
 from nerflow.orchestration.locks import install_shared_locks
 from nerflow.orchestration.process import out_of_memory_stops_at_once
 
@@ -25,8 +25,9 @@ def _every_command() -> None:
 
 
 for command in (
-    train.train, train.serve, train.tune, ingest.ingest, registry.models, registry.promote,
-    registry.rollback, inference.predict, inference.evaluate, tag.tag, serving.serve_model,
+    train.train, train.serve, train.tune, label_issues.label_issues, ingest.ingest,
+    registry.models, registry.promote, registry.rollback, inference.predict,
+    inference.evaluate, tag.tag, serving.serve_model,
 ):  # fmt: skip
     app.command()(command)
 

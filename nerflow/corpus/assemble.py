@@ -11,9 +11,10 @@ from typing import Any
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from nerflow.cache import content_key, sha256_file, stable_value
-from nerflow.config import DataConfig
+from nerflow.config import DataConfig, MentionConvention
 from nerflow.corpus.conll import Sentence, content_sha256, read_conll
-from nerflow.corpus.conventions import MentionConvention, harmonize_mentions
+from nerflow.corpus.consistency import write_conventions
+from nerflow.corpus.conventions import harmonize_mentions
 from nerflow.corpus.incoming import incoming_files
 from nerflow.corpus.labels import ENTITY_TYPES, LABELS
 from nerflow.corpus.manifest import MANIFEST, Manifest, SourceEntry
@@ -121,6 +122,7 @@ def write_dataset(data: DataConfig, read: list[ReadFile | HubSource], out: Path)
     )
     dataset.save_to_disk(str(out / "dataset"))
     (out / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    write_conventions(read, out, data.mention_convention)
     logger.info("dataset %s (%s): %s", manifest.fingerprint[:12], manifest.description,
                 manifest.splits)  # fmt: skip
 

@@ -9,11 +9,8 @@ Validation (H) and test (F) are always scored against their own gold, in the E-H
 
 from __future__ import annotations
 
-from typing import Literal
-
+from nerflow.config import MentionConvention
 from nerflow.inference.mentions import MENTION
-
-MentionConvention = Literal["as-labelled", "decode", "mention-entity", "mention-o"]
 
 
 def harmonize_mentions(

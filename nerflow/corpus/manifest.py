@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from nerflow.cache import content_key
-from nerflow.corpus.conventions import MentionConvention
+from nerflow.config import MentionConvention
 
 #: Written beside the saved dataset: sources, files, counts, the data version.
 MANIFEST = "manifest.json"

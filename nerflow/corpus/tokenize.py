@@ -9,8 +9,7 @@ from typing import Any, cast, get_args
 
 from datasets import DatasetDict, load_from_disk
 
-from nerflow.config import DataConfig
-from nerflow.corpus.conventions import MentionConvention
+from nerflow.config import DataConfig, MentionConvention
 from nerflow.corpus.labels import LABELS
 from nerflow.corpus.manifest import read_manifest
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from seqeval.metrics.sequence_labeling import get_entities
 
-from nerflow.corpus.conventions import MentionConvention
+from nerflow.config import MentionConvention
 from nerflow.corpus.labels import LABELS
 from nerflow.corpus.tokenize import IGNORE
 from nerflow.inference.mentions import DECODING, decode_mentions

@@ -86,6 +86,18 @@ def log_history(
     _client(uri).log_batch(run_id, metrics=history_metrics(history, samples))
 
 
+def log_conventions(dataset_dir: Path) -> None:
+    """The data's consistency report as JSON and as Markdown tables."""
+    import mlflow
+
+    # Here, not at import: it brings in the corpus sources, and with them `datasets`.
+    from nerflow.corpus.consistency import read_conventions, render_report
+
+    report = read_conventions(dataset_dir)
+    mlflow.log_dict(report.model_dump(mode="json"), names.CONVENTIONS_ARTIFACT)
+    mlflow.log_text(render_report(report, "markdown"), names.CONVENTIONS_TABLE_ARTIFACT)
+
+
 def log_datasets(dataset_dir: Path, manifest: Manifest) -> None:
     """Each split as an MLflow dataset input: data version as digest, files as input tags."""
     import mlflow

@@ -15,7 +15,9 @@ DECISION_TAG = "nerflow.promotion"  # the gate's decision, on the version and it
 SYSTEM_TAG_PREFIX = "system."
 FLOW_RUN_TAG = "prefect.flow_run_id"
 FLOW_RUN_URL_TAG = "prefect.flow_run_url"
-KIND_TAG = "nerflow.kind"  # `evaluation` or `tagging`: runs that are not trainings
+KIND_TAG = "nerflow.kind"  # `evaluation`, `tagging`, ...: runs that are not trainings
+LABEL_ISSUES_KIND = "label-issues"  # a k-fold ranking of likely label errors (cleanlab)
+INGEST_KIND = "ingest"  # the champion's ranking of an ingested file's labels
 MODEL_VERSION_TAG = "nerflow.model_version"
 REGISTERED_MODEL_TAG = "nerflow.registered_model"
 JOB_TAG = "nerflow.tagging_job"
@@ -66,8 +68,12 @@ TRIALS_PREFIX = "trials_"
 
 # Artifacts
 MANIFEST_ARTIFACT = "data/manifest.json"
+#: The consistency report of the data's files (how each labels @-mentions, hashtags, URLs)
+CONVENTIONS_ARTIFACT = "data/conventions.json"
+CONVENTIONS_TABLE_ARTIFACT = "data/conventions.md"
 FIGURES_DIR = "figures"
 EVALUATION_DIR = "evaluation"
+LABEL_ISSUES_DIR = "label_issues"
 
 
 def champion_type_f1(kind: str) -> str:

@@ -138,6 +138,7 @@ def _log_new_run(
         contents.log_datasets(steps.dataset, manifest)
         contents.log_evaluation_artifacts(report, meta.log_history)
         mlflow.log_dict(manifest.model_dump(mode="json"), names.MANIFEST_ARTIFACT)
+        contents.log_conventions(steps.dataset)
         contents.log_data_curve(uri, name, manifest, final)
         card = model_card(config, manifest, report, meta)
         version_tags = _version_tags(config, meta, manifest, final, champion)

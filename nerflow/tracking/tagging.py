@@ -1,9 +1,11 @@
-"""Runs that are not trainings: batch tagging jobs (and their model version), evaluations."""
+"""Runs that are not trainings: batch tagging jobs (and their model version), evaluations,
+label-issue rankings."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nerflow.tracking import names
@@ -125,3 +127,37 @@ def log_evaluation(
         mlflow.log_metrics(flat_metrics(plain))
         mlflow.log_dict(plain, f"{names.EVALUATION_DIR}/scores.json")
     return str(run.info.run_id)
+
+
+def log_label_issues(
+    tracking_uri: str | None,
+    experiment: str,
+    kind: str,
+    params: dict[str, str],
+    metrics: dict[str, float],
+    issues_dir: Path,
+) -> dict[str, str]:
+    """Record a label-issue ranking (its files as artifacts) as an MLflow run of `kind` in
+    the training experiment's `-labels` experiment; return its id, experiment and links."""
+    import mlflow
+
+    uri, artifact_location = resolve_tracking_uri(tracking_uri)
+    name = f"{experiment}-labels"
+    experiment_ref = experiment_id(uri, name, artifact_location)
+    with (
+        active_store(uri),
+        mlflow.start_run(
+            experiment_id=experiment_ref, tags={names.KIND_TAG: kind, **code_tags()}
+        ) as run,
+    ):
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifacts(str(issues_dir), names.LABEL_ISSUES_DIR)
+        artifacts = mlflow.get_artifact_uri(names.LABEL_ISSUES_DIR)
+    run_id = str(run.info.run_id)
+    return {
+        "run_id": run_id,
+        "experiment": name,
+        "artifacts": artifacts,
+        "run_url": run_link(uri, experiment_ref, run_id),
+    }

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from nerflow.cli import app
 from nerflow.corpus.incoming import LOCK_FILE, incoming_files
+from tests.conftest import FIXTURES
 
 
 def test_ingest_adds_new_files_once_and_refuses_a_bad_batch_whole(tmp_path: Path) -> None:
@@ -97,3 +98,24 @@ def test_what_is_not_a_file_is_refused_for_what_it_is(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["ingest", str(path), *incoming])
         assert result.exit_code == 1
         assert result.output == f"error: {path}: {message}; nothing was added\n"
+
+
+def test_ingest_names_a_file_whose_mentions_go_against_the_corpus(tmp_path: Path) -> None:
+    b_style = FIXTURES / "mentions_b_style.conll"  # section B's way: `@` O before an entity
+    eh_style = FIXTURES / "mentions_eh_style.conll"  # E-H's: `@` tagged as the entity
+    args = ["ingest", str(b_style), str(eh_style), "--incoming-dir", str(tmp_path / "incoming")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [differs] = [line for line in result.output.splitlines() if "differ" in line]
+    assert "mentions_b_style.conll: its `@` before an entity is O in 2, the entity in 1" in differs
+    # The E-H-style file's table is printed, and nothing said against it.
+    eh_part = result.output.split(f"{eh_style} ->")[1]
+    assert "@ before entity" in eh_part and "differ" not in eh_part
+    # What it says training does is what the convention the training run uses does.
+    for convention, training in {
+        "mention-o": "tags it O (1 `@` retagged)",
+        "mention-entity": "tags it as the entity (2 `@` retagged)",
+        "as-labelled": "uses it as labelled",
+    }.items():
+        again = CliRunner().invoke(app, [*args, "--mention-convention", convention])
+        assert training in " ".join(again.output.split()), again.output

@@ -13,6 +13,7 @@ from nerflow.corpus.assemble import (
     write_dataset,
 )
 from nerflow.corpus.conll import ConllFormatError
+from nerflow.corpus.consistency import read_conventions
 from nerflow.corpus.manifest import read_manifest
 from tests.conftest import CONLL_DIR
 
@@ -89,3 +90,5 @@ def test_a_hub_split_tagged_iob1_counts_its_entities(tmp_path: Path) -> None:
     write_dataset(data, read_sources(collect_sources(data, tmp_path / "work")), out)
     [train, *_] = read_manifest(out).sources
     assert train.entities == {"PER": 1, "ORG": 0, "LOC": 1}
+    # The consistency report counts CoNLL files; a hub source is named as left out.
+    assert read_conventions(out).skipped == ["hub: a hub dataset; the report counts CoNLL files"]

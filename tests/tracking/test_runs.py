@@ -21,6 +21,7 @@ from nerflow.tasks.tokenize_dataset import tokenize_dataset
 from nerflow.tasks.train_model import train_model
 
 from nerflow.config import RunConfig
+from nerflow.corpus.consistency import read_conventions
 from nerflow.corpus.incoming import ingest
 from nerflow.corpus.manifest import read_manifest
 from nerflow.reporting.summary import build_summary, format_summary
@@ -30,7 +31,7 @@ from nerflow.tracking.registry import PromotionDecision
 from nerflow.tracking.runs import LoggedModel
 from nerflow.tracking.store import resolve_tracking_uri
 from nerflow.training.meta import read_training_meta
-from tests.conftest import tiny_run_config
+from tests.conftest import FIXTURES, tiny_run_config
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,26 @@ def test_many_incoming_files_are_logged_and_each_is_named(
     assert "data/manifest.json" in files
     logged_manifest = client.download_artifacts(logged.run_id, "data/manifest.json", str(tmp_path))
     assert read_manifest(Path(logged_manifest).parent) == read_manifest(dataset)
+
+
+def test_the_run_shows_how_each_file_labels_mentions(
+    tmp_path: Path, tiny_model_dir: Path, steps: Steps
+) -> None:
+    config = config_for(tiny_model_dir, store(tmp_path / "mlruns"), "mentions", tmp_path / "work")
+    assert config.data.incoming_dir is not None
+    [added] = ingest([FIXTURES / "mentions_b_style.conll"], config.data.incoming_dir)
+    dataset = gather_corpus(config.data, tmp_path / "work")
+
+    logged, _ = log_and_gate(config, steps, dataset)
+
+    client = MlflowClient(tracking_uri=logged.tracking_uri)
+    folder = Path(client.download_artifacts(logged.run_id, "data", str(tmp_path)))
+    report = read_conventions(folder)  # data/conventions.json
+    assert report == read_conventions(dataset)
+    [incoming] = [s for s in report.sources if s.origin == "incoming"]
+    assert incoming.name == added.target.name and incoming.differs
+    table = (folder / "conventions.md").read_text(encoding="utf-8")
+    assert f"| {added.target.name} | train |" in table
 
 
 def test_a_second_registered_name_gets_its_own_run_and_leaves_the_first_alone(
