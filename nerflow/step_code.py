@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,19 @@ def module_files(name: str) -> list[Path]:
     ]
 
 
+#: CPython 3.11's AST constructor keeps its recursion depth in shared state: two threads
+#: parsing at once (two flows in one process) can fail with "AST constructor recursion depth
+#: mismatch" (python/cpython#106905).
+_PARSING = threading.Lock()
+
+
 def source_fingerprint(path: Path) -> str:
     """SHA-256 of a Python file's syntax tree with every bare string statement removed."""
+    with _PARSING:
+        return _fingerprint(path)
+
+
+def _fingerprint(path: Path) -> str:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)

@@ -114,7 +114,7 @@ def test_sections_arrive_one_at_a_time_and_each_firing_retrains_and_judges(
     assert rows[0]["decision"] == "first-champion"
     assert all(row["champion_val_f1"] for row in rows[1:])
     assert [row["data"] for row in rows] == [
-        f"conll corpus{suffix}"
+        f"conll corpus{suffix}, @ mention-o"
         for suffix in ("", " + 1 incoming", " + 2 incoming", " + 3 incoming")
     ]
     # The last run plots F1 against training tweets over all four versions.

@@ -170,7 +170,7 @@ def test_run_page_shows_description_dataset_and_metrics(
     base = tiny_run["links"]["run"]
     browser.get(base)
     # The description (scores, data, decision), the dataset with its source, the scores.
-    shown = ("test_f1", "val_f1", "Promotion", "first-champion", "conll conll / train")
+    shown = ("test_f1", "val_f1", "Promotion", "first-champion", "conll conll, @ mention-o / train")
     wait_for_text(browser, *shown)
     browser.save_screenshot(str(SHOTS / "run-overview.png"))
     client = MlflowClient(tracking_uri=tiny_run["uri"])

@@ -103,7 +103,8 @@ def test_new_data_retrains_and_the_gate_rescores_the_champion_on_it(
     staleness = second["champion_same_data"]["staleness"]
     assert sorted(entry["file"] for entry in staleness) == sorted(stale)
     v2 = client.get_model_version("retrain-ner", "2")
-    assert v2.tags["data"] == f"conll {base.data.local_dir.name} + 1 extra + 5 incoming"  # type: ignore[union-attr]
+    corpus = base.data.local_dir.name  # type: ignore[union-attr]
+    assert v2.tags["data"] == f"conll {corpus} + 1 extra + 5 incoming, @ mention-o"
     v1_tweets = int(client.get_model_version("retrain-ner", "1").tags["train_tweets"])
     assert int(v2.tags["train_tweets"]) == v1_tweets + 2 * len(DAYS)
     assert v2.tags["champion_val_f1_same_data"] == f"{expected['validation']['f1']:.4f}"
