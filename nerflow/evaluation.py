@@ -144,8 +144,8 @@ def write_file_report(model_dir: Path, path: Path, max_length: int, out: Path) -
 
     sentences = read_conll(path)
     tokenizer, network = load_model(model_dir)
-    predicted, _ = predict_word_tags(tokenizer, network, [s.tokens for s in sentences], max_length)
     words = [s.tokens for s in sentences]
+    predicted, _ = predict_word_tags(tokenizer, network, words, max_length)
     scores = Scores(**_scores([s.tags for s in sentences], predicted, words))
     (out / REPORT).write_text(scores.model_dump_json(), encoding="utf-8")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 from pydantic import BaseModel
 
 from nerflow.config import MentionConvention
-from nerflow.corpus.conventions import harmonize_mentions
+from nerflow.corpus.conventions import HARMONIZING, harmonize_mentions
 from nerflow.inference.mentions import CONFIG_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -294,6 +294,6 @@ def rank_folds(folds: list[tuple[Path, Path]], max_length: int, out: Path) -> No
 
 def ranked_tags(convention: MentionConvention) -> str:
     """Which tags a ranking judged, in words: the given ones as the model was taught them."""
-    if convention in ("mention-entity", "mention-o"):
+    if convention in HARMONIZING:
         return f"the given tags with @-mentions harmonized to {convention}, as the model learnt"
     return f"the given tags as labelled, as the model learnt ({convention})"

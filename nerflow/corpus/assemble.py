@@ -14,7 +14,7 @@ from nerflow.cache import content_key, sha256_file, stable_value
 from nerflow.config import DataConfig, MentionConvention
 from nerflow.corpus.conll import Sentence, content_sha256, read_conll
 from nerflow.corpus.consistency import write_conventions
-from nerflow.corpus.conventions import harmonize_mentions
+from nerflow.corpus.conventions import HARMONIZING, harmonize_mentions
 from nerflow.corpus.incoming import incoming_files
 from nerflow.corpus.labels import ENTITY_TYPES, LABELS
 from nerflow.corpus.manifest import MANIFEST, Manifest, SourceEntry
@@ -129,7 +129,7 @@ def write_dataset(data: DataConfig, read: list[ReadFile | HubSource], out: Path)
 
 def harmonized(rows: Dataset, convention: MentionConvention) -> Dataset:
     """The rows with their tags in one @-mention convention (`harmonize_mentions`)."""
-    if convention not in ("mention-entity", "mention-o"):
+    if convention not in HARMONIZING:
         return rows
     names = rows.features["ner_tags"].feature.names
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 from nerflow.config import MentionConvention
 from nerflow.inference.mentions import MENTION
 
+#: The conventions that retag the training split's `@` (the others use the tags as labelled).
+HARMONIZING: frozenset[str] = frozenset({"mention-entity", "mention-o"})
+
 
 def harmonize_mentions(
     words: list[str], tags: list[str], convention: MentionConvention
@@ -22,7 +25,7 @@ def harmonize_mentions(
     mention-o: it is `O` (the decoding rule gives it back). An `@` before a word that starts no
     entity keeps its tag.
     """
-    if convention not in ("mention-entity", "mention-o"):
+    if convention not in HARMONIZING:
         return tags
     out = list(tags)
     for i, word in enumerate(words[:-1]):

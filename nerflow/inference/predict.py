@@ -94,7 +94,8 @@ def predict_word_tags(
     `first` (how the model is trained and scored) takes the word's first sub-word;
     `average` averages its sub-words' probabilities; `max` takes its most confident one.
     A word with no sub-word (empty, dropped by the tokenizer, truncated) is `O` with 0.
-    A model trained under the `mention-o` convention gives each `@` its mention's type.
+    A model trained under a decoding convention (`mention-o`, `decode`) gives each `@` its
+    mention's type.
     """
     id2label = {int(k): v for k, v in network.config.id2label.items()}
     rows = word_probabilities(tokenizer, network, sentences, max_length, batch_size, aggregation)

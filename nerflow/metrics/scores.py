@@ -14,7 +14,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from nerflow.config import MentionConvention
 from nerflow.corpus.labels import LABELS
 from nerflow.corpus.tokenize import IGNORE
-from nerflow.inference.mentions import DECODING, decode_mentions
+from nerflow.inference.mentions import DECODING, MENTION, decode_mentions
 
 if TYPE_CHECKING:
     from transformers import EvalPrediction
@@ -83,14 +83,15 @@ class EntityMetrics:
         logits = prediction.predictions
         predicted = np.argmax(logits[0] if isinstance(logits, tuple) else logits, axis=-1)
         labels = np.asarray(prediction.label_ids)
+        inputs = None if self.mention_id is None else np.asarray(prediction.inputs)
         gold: list[list[str]] = []
         pred: list[list[str]] = []
         for row, (p_row, l_row) in enumerate(zip(predicted, labels, strict=True)):
             keep = l_row != IGNORE
             gold.append([LABELS[i] for i in l_row[keep]])
             pred.append([LABELS[i] for i in p_row[keep]])
-            if self.mention_id is not None:
-                words = self._mentions(np.asarray(prediction.inputs)[row][: len(keep)], keep)
+            if inputs is not None:
+                words = self._mentions(inputs[row][: len(keep)], keep)
                 pred[-1] = decode_mentions(words, pred[-1])[0]
         return flat_metrics(score_entities(gold, pred))
 
@@ -99,14 +100,14 @@ class EntityMetrics:
         # starts another word or is special (a joined "@name" goes on with a continuation).
         ends = np.append(keep[1:] | np.isin(ids[1:], self.special_ids), True)
         lone = (ids == self.mention_id) & ends
-        return ["@" if flag else "" for flag in lone[keep]]
+        return [MENTION if flag else "" for flag in lone[keep]]
 
 
 def mention_id(tokenizer: Any, convention: MentionConvention) -> int | None:
     """The id of `@` as one sub-word when the convention decodes mentions, else None."""
     if convention not in DECODING:
         return None
-    ids = tokenizer("@", add_special_tokens=False)["input_ids"]
+    ids = tokenizer(MENTION, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
         logger.warning(
             "the tokenizer splits '@' into %d sub-words: per-epoch validation scores without "
