@@ -83,6 +83,7 @@ class IngestRanking:
 def rank_ingested(files: list[Path], run: RunConfig) -> IngestRanking | str:
     """The registry champion's ranking of `files`' labels, or why there is none (no store,
     no champion); a file the champion cannot rank raises, naming it."""
+    from nerflow.corpus.incoming import check_ingestible
     from nerflow.label_issues import rank_files
     from nerflow.tracking.model import fetch_model
     from nerflow.tracking.names import CHAMPION
@@ -94,6 +95,9 @@ def rank_ingested(files: list[Path], run: RunConfig) -> IngestRanking | str:
         champion = resolve_alias(tracking.tracking_uri, tracking.registered_model, CHAMPION)
     except RegistryError as exc:
         return str(exc)
+    # The same checks as adding: the ranking reads each file whole, so not one too big.
+    for path in files:
+        check_ingestible(path, run.data.max_ingest_mb)
     model_dir = fetch_model(champion.uri, champion.tracking_uri)
     tweets, issues, ranked = rank_files(files, model_dir, run.data.max_length)
     return IngestRanking(champion.uri, ranked, tweets, issues)

@@ -74,14 +74,7 @@ def ingest(
     # ingest at a time per folder: the same tweets under several names are still one file.
     checked = []
     for path in files:
-        check_regular_file(path)
-        size = path.stat().st_size
-        if size > max_mb * 1e6:
-            raise ValueError(
-                f"{path}: {size:,} bytes, over the ingest limit of {max_mb:g} MB "
-                "(--max-mb, data.max_ingest_mb): split it, or raise the limit if training "
-                "time and memory allow"
-            )
+        check_ingestible(path, max_mb)
         digest, tweets = content_digest(path)
         checked.append((path, digest[:12], tweets))
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,6 +92,18 @@ def ingest(
             done.append(Ingested(path, present[short], tweets, added=True))
         _publish(staged)
     return done
+
+
+def check_ingestible(path: Path, max_mb: float) -> None:
+    """Refuse, before anything reads it, a path that is not a regular file or is too big."""
+    check_regular_file(path)
+    size = path.stat().st_size
+    if size > max_mb * 1e6:
+        raise ValueError(
+            f"{path}: {size:,} bytes, over the ingest limit of {max_mb:g} MB "
+            "(--max-mb, data.max_ingest_mb): split it, or raise the limit if training "
+            "time and memory allow"
+        )
 
 
 def _publish(copies: dict[Path, Path]) -> None:

@@ -92,3 +92,24 @@ def test_a_champion_that_cannot_be_fetched_adds_nothing(
     assert code == 1
     assert output.startswith("error: ") and output.rstrip().endswith("nothing was added")
     assert incoming_files(tmp_path / "incoming") == []
+
+
+def test_with_a_champion_a_file_over_the_size_limit_is_refused_before_it_is_read(
+    tmp_path: Path, trained: tuple[Path, int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nerflow.label_issues
+
+    def never(*args: object) -> None:
+        raise AssertionError("the ranking read a file over the size limit")
+
+    monkeypatch.setattr(nerflow.label_issues, "rank_files", never)
+    uri = champion_store(tmp_path, trained[2])
+    big = tmp_path / "big.conll"
+    big.write_text("Oslo\tB-LOC\n\n" * 10_000, encoding="utf-8")
+    args = ["ingest", str(big), "--incoming-dir", str(tmp_path / "incoming"), "--tracking-uri",
+            uri, "--registered-model", "planted", "--max-mb", "0.1"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert f"{big}: {big.stat().st_size:,} bytes, over the ingest limit of 0.1 MB" in result.output
+    assert "nothing was added" in result.output
+    assert incoming_files(tmp_path / "incoming") == []
